@@ -1,0 +1,268 @@
+package epollnet
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/epollnet/epollnet/internal/poller"
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+type connState uint8
+
+const (
+	stateNew connState = iota
+	stateConnecting
+	stateOpen
+	stateClosed
+)
+
+// Role says how a connection came to be.
+type Role uint8
+
+const (
+	roleAccepted Role = iota + 1
+	roleDialed
+)
+
+// String returns "accepted" or "dialed".
+func (r Role) String() string {
+	switch r {
+	case roleAccepted:
+		return "accepted"
+	case roleDialed:
+		return "dialed"
+	}
+	return "unknown"
+}
+
+// Conn is a non-blocking connection owned by one event loop. Write, Writev,
+// Close, CloseWrite, Abort, PauseRead, ResumeRead, the timeout setters and
+// the accessors are safe to call from any goroutine; every call made after
+// the connection closed returns an error wrapping ErrClosed (or, for
+// accessors, the last known value) and never panics.
+type Conn struct {
+	// Immutable after creation.
+	id      uint64
+	fd      int
+	loop    *loop
+	h       Handler
+	network string
+	role    Role
+	remote  net.Addr
+
+	ctx atomic.Value
+
+	// Owned by the loop goroutine.
+	gen        uint32
+	state      connState
+	interest   poller.Events
+	in         []byte // bytes the handler left unconsumed
+	inBox      *[]byte
+	readEOF    bool
+	paused     bool
+	parked     bool // deregistered while paused with ERR/HUP pending
+	wantOut    bool
+	closing    bool // graceful close in progress: flush, FIN, linger
+	lingering  bool
+	shutWr     bool // shutdown(SHUT_WR) pending or done
+	shutDone   bool
+	closeWhy   error
+	idleNs     int64
+	readNs     int64
+	lingerAt   int64
+	lastRead   int64
+	lastActive int64
+	timer      timerEntry
+
+	// Dialing, owned by the loop once the dial task runs.
+	dialCfg    DialConfig
+	dialAddr   net.Addr
+	resolveErr error
+	dialAt     int64
+	retryAt    int64
+	unixRetry  int64
+	dialDone   chan error
+
+	// Shared with writers on any goroutine; mu also guarantees that fd is
+	// open while held and !wclosed: the loop sets wclosed under mu before it
+	// closes the descriptor, so a Write can never reach a reused fd.
+	mu        sync.Mutex
+	out       [][]byte
+	outLen    int
+	wclosed   bool // no more writes: Close, CloseWrite, Abort or closed
+	closeReq  bool
+	abortReq  bool
+	fdClosed  bool
+	armQueued bool
+	aboveHigh bool
+	wrote     bool // a direct write happened since the last deadline check
+	ready     bool // connected: writes may go to the socket directly
+	local     net.Addr
+}
+
+var connIDs atomic.Uint64
+
+func newConn(l *loop, fd int, network string, h Handler, role Role) *Conn {
+	c := &Conn{id: connIDs.Add(1), fd: fd, loop: l, h: h, network: network, role: role}
+	c.timer.index = -1
+	c.timer.c = c
+	c.idleNs = durNanos(l.opts.IdleTimeout)
+	c.readNs = durNanos(l.opts.ReadTimeout)
+	return c
+}
+
+// ID returns a number unique among the process's connections.
+func (c *Conn) ID() uint64 { return c.id }
+
+// LoopIndex returns the index of the event loop that owns the connection.
+func (c *Conn) LoopIndex() int { return c.loop.id }
+
+// RemoteAddr returns the peer's address (for accepted Unix sockets, usually
+// an unnamed *net.UnixAddr).
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr returns the connection's local address, or nil once it is
+// closed if it had not been asked for before.
+func (c *Conn) LocalAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.local == nil && !c.fdClosed {
+		c.local, _ = sys.LocalAddr(c.fd)
+	}
+	return c.local
+}
+
+// SetContext attaches a value to the connection, for the handler's state.
+func (c *Conn) SetContext(v any) { c.ctx.Store(ctxBox{v}) }
+
+// Context returns the value given to SetContext, or nil.
+func (c *Conn) Context() any {
+	if b, ok := c.ctx.Load().(ctxBox); ok {
+		return b.v
+	}
+	return nil
+}
+
+type ctxBox struct{ v any }
+
+// Buffered returns how many bytes of output are waiting for the socket to
+// become writable.
+func (c *Conn) Buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.outLen
+}
+
+// Close closes the connection gracefully: output already passed to Write is
+// flushed, a FIN is sent, and the descriptor is closed when the peer has
+// finished too or Options.LingerTimeout passed. OnClose follows on the loop.
+// Writes after Close fail with ErrClosed.
+func (c *Conn) Close() error {
+	if !c.request(true) {
+		return c.opError("close", ErrClosed)
+	}
+	c.loop.enqueue(task{kind: taskClose, c: c})
+	return nil
+}
+
+// Abort closes the connection at once with an RST (SO_LINGER 0), discarding
+// pending output. OnClose follows with ErrAborted.
+func (c *Conn) Abort() error {
+	c.mu.Lock()
+	done := c.fdClosed || c.abortReq
+	c.closeReq, c.wclosed, c.abortReq = true, true, true
+	c.mu.Unlock()
+	if done {
+		return c.opError("abort", ErrClosed)
+	}
+	c.loop.enqueue(task{kind: taskAbort, c: c})
+	return nil
+}
+
+// CloseWrite flushes pending output and then shuts down the write half
+// (shutdown SHUT_WR): the peer reads EOF while this side can still read.
+func (c *Conn) CloseWrite() error {
+	if !c.request(false) {
+		return c.opError("close-write", ErrClosed)
+	}
+	c.loop.enqueue(task{kind: taskCloseWrite, c: c})
+	return nil
+}
+
+// request marks the write side closed, and the connection closing if full.
+// It reports false if the write side was already closed.
+func (c *Conn) request(full bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeReq || (c.wclosed && !full) {
+		return false
+	}
+	c.wclosed = true
+	if full {
+		c.closeReq = true
+	}
+	return true
+}
+
+// PauseRead stops reading from the socket until ResumeRead: the kernel's
+// receive buffer fills and TCP flow control slows the peer down.
+func (c *Conn) PauseRead() error { return c.loopRequest("pause-read", taskPauseRead) }
+
+// ResumeRead resumes reading after PauseRead. Unconsumed bytes kept from
+// before are offered to OnData again first.
+func (c *Conn) ResumeRead() error { return c.loopRequest("resume-read", taskResumeRead) }
+
+// SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
+// disables it. It is applied on the loop shortly after the call.
+func (c *Conn) SetIdleTimeout(d time.Duration) error {
+	return c.setTimeouts(func() { c.idleNs = durNanos(d) })
+}
+
+// SetReadTimeout replaces Options.ReadTimeout for this connection; 0
+// disables it. The clock starts from the last data received.
+func (c *Conn) SetReadTimeout(d time.Duration) error {
+	return c.setTimeouts(func() { c.readNs = durNanos(d) })
+}
+
+func (c *Conn) setTimeouts(set func()) error {
+	if c.isClosed() {
+		return c.opError("set-timeout", ErrClosed)
+	}
+	c.loop.enqueue(task{kind: taskTimeouts, c: c, fn: set})
+	return nil
+}
+
+// AfterFunc runs f on the connection's loop after d, even if the connection
+// has closed by then. Stop the returned Timer to cancel it.
+func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
+	return c.loop.afterFunc(d, f)
+}
+
+func (c *Conn) loopRequest(op string, k taskKind) error {
+	if c.isClosed() {
+		return c.opError(op, ErrClosed)
+	}
+	c.loop.enqueue(task{kind: k, c: c})
+	return nil
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeReq
+}
+
+// opError shapes an error the way Go's net package does, so callers can use
+// errors.Is, errors.As(*net.OpError) and net.Error alike.
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.network, Source: c.local, Addr: c.remote, Err: err}
+}
+
+func (c *Conn) markWriteClosed() {
+	c.mu.Lock()
+	c.wclosed, c.closeReq = true, true
+	c.mu.Unlock()
+}

@@ -1,0 +1,246 @@
+package epollnet
+
+import (
+	"syscall"
+
+	"github.com/epollnet/epollnet/internal/poller"
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+// connTask runs a request that a Conn method queued for the loop.
+func (l *loop) connTask(t *task) {
+	c := t.c
+	if c.state == stateClosed {
+		return
+	}
+	switch t.kind {
+	case taskArmOut:
+		c.mu.Lock()
+		c.armQueued = false
+		pending := c.outLen > 0
+		c.mu.Unlock()
+		if pending && !c.wantOut {
+			c.wantOut = true
+			l.updateInterest(c)
+		}
+	case taskClose:
+		l.closeGraceful(c, nil)
+	case taskCloseWrite:
+		c.shutWr = true
+		if !c.wantOut {
+			l.shutdownWrite(c)
+		}
+	case taskAbort:
+		why := t.err // set for write failures
+		if why == nil {
+			why = ErrAborted
+		}
+		l.abort(c, why)
+	case taskPauseRead:
+		c.paused = true
+		l.updateInterest(c)
+	case taskResumeRead:
+		l.resume(c)
+	case taskTimeouts:
+		t.fn()
+		l.armDeadline(c)
+	}
+}
+
+func (l *loop) resume(c *Conn) {
+	if !c.paused {
+		return
+	}
+	c.paused = false
+	if len(c.in) > 0 && !c.closing {
+		l.deliver(c, nil)
+		if c.state != stateOpen || c.paused {
+			return
+		}
+	}
+	if c.parked {
+		l.unpark(c)
+		return
+	}
+	l.updateInterest(c)
+}
+
+// closeGraceful starts a graceful close: flush pending output, then
+// finishGraceful. LingerTimeout bounds the whole sequence, so a peer that
+// stopped reading cannot keep the descriptor forever.
+func (l *loop) closeGraceful(c *Conn, why error) {
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.closeWhy = why
+	c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
+	l.armDeadline(c)
+	if !c.wantOut {
+		c.mu.Lock()
+		pending := c.outLen > 0
+		c.mu.Unlock()
+		if pending { // an arm task is queued; do its work now
+			c.wantOut = true
+			l.updateInterest(c)
+			return
+		}
+		l.finishGraceful(c)
+	}
+}
+
+// finishGraceful runs once all output reached the kernel. If the kernel has
+// also had every byte acknowledged (SIOCOUTQ 0), or the peer already sent
+// its FIN, or this is a Unix socket, close() loses nothing. Otherwise close()
+// with unread input would send RST and discard our unsent output, so send
+// FIN, keep reading (and discarding) until the peer's FIN, and only then
+// close: the lingering close of nginx.
+func (l *loop) finishGraceful(c *Conn) {
+	if c.readEOF || c.network == "unix" {
+		l.closeNow(c, c.closeWhy)
+		return
+	}
+	if q, err := sys.OutQueue(c.fd); err == nil && q == 0 {
+		l.closeNow(c, c.closeWhy)
+		return
+	}
+	if !c.shutDone {
+		c.shutDone = true
+		if err := sys.Shutdown(c.fd, sys.SHUT_WR); err != nil {
+			l.closeNow(c, c.closeWhy)
+			return
+		}
+	}
+	c.lingering = true
+	c.paused = false
+	if c.parked {
+		l.unpark(c)
+	}
+	l.updateInterest(c)
+}
+
+// lingerRead discards input during a lingering close until EOF or error.
+func (l *loop) lingerRead(c *Conn) {
+	for i := 0; i < 16; i++ {
+		n, err := sys.Read(c.fd, l.buf)
+		switch {
+		case n > 0:
+			continue
+		case err == syscall.EAGAIN:
+			return
+		default: // EOF or error: the peer is done
+			l.closeNow(c, c.closeWhy)
+			return
+		}
+	}
+}
+
+// abort closes at once with RST (SO_LINGER 0): pending output is discarded.
+func (l *loop) abort(c *Conn, why error) {
+	if c.state == stateClosed {
+		return
+	}
+	if c.state == stateConnecting {
+		l.dialFailed(c, why)
+		return
+	}
+	sys.SetLingerZero(c.fd)
+	l.closeNow(c, why)
+}
+
+// closeNow releases the connection: no more writes, epoll registration
+// removed before close(), the descriptor closed, OnClose called exactly once.
+func (l *loop) closeNow(c *Conn, why error) {
+	if c.state == stateClosed {
+		return
+	}
+	wasOpen := c.state == stateOpen
+	c.mu.Lock()
+	c.wclosed, c.closeReq, c.fdClosed = true, true, true
+	clear(c.out)
+	c.out, c.outLen = nil, 0
+	c.mu.Unlock()
+	if !c.parked && c.gen != 0 {
+		l.unregister(c.fd)
+	} else if c.parked {
+		l.fds[c.fd].conn = nil
+		l.stats.registered.Add(-1)
+	}
+	sys.Close(c.fd)
+	c.state = stateClosed
+	l.timers.remove(&c.timer)
+	c.releaseIn()
+	if why == nil && c.readEOF {
+		why = ErrPeerClosed
+	}
+	if wasOpen {
+		l.conns--
+		l.nconns.Add(-1)
+		l.stats.closed.Add(1)
+		l.rearmPausedListeners()
+	}
+	c.h.OnClose(c, why)
+	if wasOpen {
+		l.eng.checkDrained()
+	}
+}
+
+// armDeadline keeps the connection's single timer entry at its earliest
+// deadline: idle, read or linger.
+func (l *loop) armDeadline(c *Conn) {
+	next := int64(0)
+	consider := func(at int64) {
+		if at > 0 && (next == 0 || at < next) {
+			next = at
+		}
+	}
+	if c.idleNs > 0 {
+		consider(c.lastActive + c.idleNs)
+	}
+	if c.readNs > 0 && !c.readEOF {
+		consider(c.lastRead + c.readNs)
+	}
+	if c.closing {
+		consider(c.lingerAt)
+	}
+	if c.state == stateConnecting {
+		consider(c.dialAt)
+		consider(c.retryAt)
+	}
+	if next == 0 {
+		l.timers.remove(&c.timer)
+		return
+	}
+	l.timers.schedule(&c.timer, next)
+}
+
+// connDeadline runs when the connection's timer fires. Activity moved the
+// deadlines without touching the heap, so check which one really passed.
+func (l *loop) connDeadline(c *Conn) {
+	if c.state == stateConnecting {
+		l.dialDeadline(c)
+		return
+	}
+	if c.state != stateOpen {
+		return
+	}
+	c.mu.Lock()
+	if c.wrote {
+		c.wrote = false
+		c.lastActive = l.now
+	}
+	c.mu.Unlock()
+	switch {
+	case c.closing && l.now >= c.lingerAt:
+		l.abort(c, ErrLingerTimeout)
+	case c.readNs > 0 && !c.readEOF && !c.closing && l.now >= c.lastRead+c.readNs:
+		l.closeNow(c, ErrReadTimeout)
+	case c.idleNs > 0 && !c.closing && l.now >= c.lastActive+c.idleNs:
+		l.closeNow(c, ErrIdleTimeout)
+	default:
+		l.armDeadline(c)
+	}
+}
+
+// interestFor is used by tests to observe the registration.
+func (c *Conn) interestFor() poller.Events { return c.interest }

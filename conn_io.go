@@ -1,0 +1,252 @@
+package epollnet
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+
+	"github.com/epollnet/epollnet/internal/poller"
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+// This file is the loop side of a connection: readiness, reads, flushing,
+// closing and deadlines. Everything here runs on the owning loop goroutine.
+
+const hangup = poller.Error | poller.Hangup
+
+func (l *loop) connEvent(c *Conn, ev poller.Events) {
+	if c.state == stateConnecting {
+		l.connectEvent(c, ev)
+		return
+	}
+	if c.wantOut && ev&(poller.Writable|hangup) != 0 {
+		l.flush(c)
+		if c.state == stateClosed {
+			return
+		}
+	}
+	if ev&(poller.Readable|poller.ReadHangup|hangup) == 0 {
+		return
+	}
+	switch {
+	case c.lingering:
+		l.lingerRead(c)
+	case c.paused:
+		// ERR and HUP cannot be masked, and under level-triggering they
+		// would be reported on every wait while reads are paused. Park the
+		// descriptor; ResumeRead re-adds it and reads what is left.
+		if ev&hangup != 0 {
+			l.park(c)
+		}
+	case c.readEOF:
+		l.afterEOFHangup(c, ev)
+	default:
+		l.read(c, ev)
+	}
+}
+
+// read reads once, or until EAGAIN, EOF or an error when the event says the
+// peer is gone: data that arrived before a FIN or RST is delivered before
+// the close (KERNEL.md §2.9, §3.14).
+func (l *loop) read(c *Conn, ev poller.Events) {
+	drain := ev&(poller.ReadHangup|hangup) != 0
+	for i := 0; ; i++ {
+		n, err := sys.Read(c.fd, l.buf)
+		switch {
+		case n > 0:
+			l.stats.bytesIn.Add(uint64(n))
+			c.lastRead, c.lastActive = l.now, l.now
+			l.deliver(c, l.buf[:n])
+			if c.state != stateOpen || c.paused || c.readEOF {
+				return
+			}
+			// Level-triggered: whatever is left is reported at the next
+			// wait, after the other ready descriptors had their turn.
+			if !drain && (n < len(l.buf) || i >= 3) {
+				return
+			}
+		case err == syscall.EAGAIN:
+			return
+		case err == nil:
+			l.onEOF(c)
+			return
+		default:
+			l.closeNow(c, readError(err))
+			return
+		}
+	}
+}
+
+func readError(err error) error {
+	rerr := sys.Wrap("read", err)
+	if err == syscall.ECONNRESET {
+		return withCause(ErrPeerReset, rerr)
+	}
+	return rerr
+}
+
+var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// deliver hands data to OnData, prefixed by what the handler left before,
+// and keeps only what it leaves this time.
+func (l *loop) deliver(c *Conn, data []byte) {
+	if len(c.in) > 0 {
+		if len(c.in)+len(data) > l.opts.MaxReadBuffer {
+			l.closeNow(c, ErrReadCapExceeded)
+			return
+		}
+		c.in = append(c.in, data...)
+		data = c.in
+	}
+	used := c.h.OnData(c, data)
+	if used < 0 || used > len(data) {
+		panic(fmt.Sprintf("epollnet: OnData returned %d for %d bytes", used, len(data)))
+	}
+	rest := data[used:]
+	switch {
+	case len(rest) == 0:
+		c.releaseIn()
+	case len(c.in) > 0: // data is c.in
+		c.in = c.in[:copy(c.in, rest)]
+	default:
+		if len(rest) > l.opts.MaxReadBuffer {
+			l.closeNow(c, ErrReadCapExceeded)
+			return
+		}
+		c.inBox = inPool.Get().(*[]byte)
+		c.in = append((*c.inBox)[:0], rest...)
+	}
+}
+
+func (c *Conn) releaseIn() {
+	if c.inBox != nil {
+		if cap(c.in) <= 64<<10 {
+			*c.inBox = c.in[:0]
+			inPool.Put(c.inBox)
+		}
+		c.inBox = nil
+	}
+	c.in = nil
+}
+
+func (l *loop) onEOF(c *Conn) {
+	c.readEOF = true
+	l.updateInterest(c) // a socket at EOF stays readable forever under LT
+	c.h.OnReadEOF(c)
+	if c.shutDone && c.state == stateOpen && !c.closing {
+		l.closeNow(c, nil) // both halves are finished
+	}
+}
+
+// afterEOFHangup handles ERR/HUP once reading is over: an RST after the
+// peer's FIN, or both halves shut down.
+func (l *loop) afterEOFHangup(c *Conn, ev poller.Events) {
+	if ev&hangup == 0 {
+		return
+	}
+	if soerr, _ := sys.SocketError(c.fd); soerr != 0 {
+		l.closeNow(c, readError(soerr))
+		return
+	}
+	if ev&poller.Hangup != 0 && !c.wantOut {
+		l.closeNow(c, nil)
+	}
+}
+
+// flush writes pending output with gathered writes until EAGAIN or done.
+func (l *loop) flush(c *Conn) {
+	c.mu.Lock()
+	for c.outLen > 0 {
+		n, err := sys.Writev(c.fd, &l.iov, c.out)
+		if err == syscall.EAGAIN {
+			break
+		}
+		if err != nil {
+			c.wclosed, c.closeReq = true, true
+			c.mu.Unlock()
+			l.closeNow(c, writeError(err))
+			return
+		}
+		l.stats.bytesOut.Add(uint64(n))
+		c.lastActive = l.now
+		full := len(c.out) <= sys.MaxIovecs && n == c.outLen
+		c.consumeOut(n)
+		if !full {
+			break // a short write: the socket buffer is full
+		}
+	}
+	drained := c.outLen == 0
+	notify := c.aboveHigh && c.outLen <= l.opts.WriteLowWater
+	if notify {
+		c.aboveHigh = false
+	}
+	c.mu.Unlock()
+	if !drained {
+		return
+	}
+	c.wantOut = false
+	l.updateInterest(c)
+	switch {
+	case c.closing:
+		l.finishGraceful(c)
+		return
+	case c.shutWr && !c.shutDone:
+		l.shutdownWrite(c)
+	}
+	if notify && c.state == stateOpen {
+		c.h.OnWritable(c)
+	}
+}
+
+// updateInterest syncs the epoll registration with what the connection
+// waits for. EPOLLOUT is requested only while output is pending.
+func (l *loop) updateInterest(c *Conn) {
+	if c.parked || c.state == stateClosed {
+		return
+	}
+	var want poller.Events
+	if c.lingering || (!c.paused && !c.readEOF) {
+		want = poller.Readable | poller.ReadHangup
+	}
+	if c.wantOut {
+		want |= poller.Writable
+	}
+	if want == c.interest {
+		return
+	}
+	if err := l.p.Mod(c.fd, c.gen, want); err != nil {
+		l.closeNow(c, err)
+		return
+	}
+	c.interest = want
+}
+
+func (l *loop) park(c *Conn) {
+	l.p.Del(c.fd)
+	c.parked = true
+	c.interest = 0
+}
+
+func (l *loop) unpark(c *Conn) {
+	c.parked = false
+	c.interest = poller.Readable | poller.ReadHangup
+	if c.wantOut {
+		c.interest |= poller.Writable
+	}
+	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
+	// any unread data come back at the next wait.
+	if err := l.p.Add(c.fd, c.gen, c.interest); err != nil {
+		l.closeNow(c, err)
+	}
+}
+
+func (l *loop) shutdownWrite(c *Conn) {
+	c.shutDone = true
+	if err := sys.Shutdown(c.fd, sys.SHUT_WR); err != nil && err != syscall.ENOTCONN {
+		l.closeNow(c, sys.Wrap("shutdown", err))
+		return
+	}
+	if c.readEOF {
+		l.closeNow(c, nil)
+	}
+}

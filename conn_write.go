@@ -1,0 +1,147 @@
+package epollnet
+
+import (
+	"syscall"
+
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+// Write writes p to the connection, from any goroutine. Writes are applied
+// in call order. Write first tries the socket directly and keeps, in a
+// per-connection buffer, only what the kernel refused with EAGAIN; the loop
+// flushes it when the socket becomes writable. Write never blocks and
+// returns len(p) unless it fails: with ErrClosed after Close, with
+// ErrWriteCapExceeded when pending output would pass Options.MaxWriteBuffer
+// (the connection is then closed with that reason), or with the socket
+// error (EPIPE, ECONNRESET) if the peer is gone.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	n, err := c.writeLocked(p, nil)
+	c.mu.Unlock()
+	return n, err
+}
+
+// Writev writes the buffers in order as one gathered write (sendmsg), from
+// any goroutine, with the semantics of Write. It returns the total length.
+func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	c.mu.Lock()
+	n, err := c.writeLocked(nil, bufs)
+	c.mu.Unlock()
+	return n, err
+}
+
+// writeLocked writes either p or bufs. Called with c.mu held.
+func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
+	if c.wclosed {
+		return 0, c.opError("write", ErrClosed)
+	}
+	total := len(p)
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	written := 0
+	if c.outLen == 0 && c.ready {
+		var err error
+		if bufs == nil {
+			written, err = sys.Send(c.fd, p)
+		} else {
+			written, err = sys.WritevShort(c.fd, bufs)
+		}
+		if err != nil && err != syscall.EAGAIN {
+			c.failLocked(err)
+			return 0, c.opError("write", writeError(err))
+		}
+		c.loop.stats.bytesOut.Add(uint64(written))
+		c.wrote = true
+		if written == total {
+			return total, nil
+		}
+	}
+	rest := total - written
+	if c.outLen+rest > c.loop.opts.MaxWriteBuffer {
+		c.failLocked(nil)
+		return written, c.opError("write", ErrWriteCapExceeded)
+	}
+	c.appendOut(p, bufs, written)
+	if c.outLen > c.loop.opts.WriteHighWater && !c.aboveHigh {
+		c.aboveHigh = true
+		c.loop.stats.highWater.Add(1)
+	}
+	if !c.armQueued {
+		c.armQueued = true
+		c.loop.enqueue(task{kind: taskArmOut, c: c})
+	}
+	return total, nil
+}
+
+// failLocked closes the write side after a fatal write error (err) or a cap
+// overflow (nil) and asks the loop to close the connection with the reason.
+// The close happens on the loop, never inside the caller's Write.
+func (c *Conn) failLocked(err error) {
+	c.wclosed, c.closeReq, c.abortReq = true, true, true
+	why := error(ErrWriteCapExceeded)
+	if err != nil {
+		why = writeError(err)
+	}
+	c.loop.enqueue(task{kind: taskAbort, c: c, err: why})
+}
+
+// appendOut copies the unwritten part of p or bufs, skipping the first skip
+// bytes, into the pending output, coalescing small writes into the last
+// chunk so that a burst of tiny writes does not become a long iovec.
+func (c *Conn) appendOut(p []byte, bufs [][]byte, skip int) {
+	add := func(b []byte) {
+		if skip >= len(b) {
+			skip -= len(b)
+			return
+		}
+		b = b[skip:]
+		skip = 0
+		c.outLen += len(b)
+		if k := len(c.out) - 1; k >= 0 && cap(c.out[k])-len(c.out[k]) >= len(b) {
+			c.out[k] = append(c.out[k], b...)
+			return
+		}
+		chunk := make([]byte, len(b), max(len(b), 16<<10))
+		copy(chunk, b)
+		c.out = append(c.out, chunk)
+	}
+	if bufs == nil {
+		add(p)
+		return
+	}
+	for _, b := range bufs {
+		add(b)
+	}
+}
+
+// consumeOut drops n written bytes from the front of the pending output.
+func (c *Conn) consumeOut(n int) {
+	c.outLen -= n
+	i := 0
+	for ; i < len(c.out) && n >= len(c.out[i]); i++ {
+		n -= len(c.out[i])
+		c.out[i] = nil
+	}
+	if i < len(c.out) && n > 0 {
+		c.out[i] = c.out[i][n:]
+	}
+	rest := copy(c.out, c.out[i:])
+	clear(c.out[rest:])
+	c.out = c.out[:rest]
+	if rest == 0 && cap(c.out) > 64 {
+		c.out = nil // an idle connection keeps no buffers
+	}
+}
+
+// writeError names the failing call and marks a vanished peer as a reset.
+func writeError(err error) error {
+	werr := sys.Wrap("sendmsg", err)
+	if err == syscall.EPIPE || err == syscall.ECONNRESET {
+		return withCause(ErrPeerReset, werr)
+	}
+	return werr
+}

@@ -1,0 +1,48 @@
+// Package poller is epollnet's readiness multiplexer: one Poller per event
+// loop, owned by that loop's goroutine, plus a deduplicated cross-goroutine
+// wake-up. The contract is deliberately small, like Redis ae's aeApi* or the
+// Go runtime's netpoll*: New, Add, Mod, Del, Wait, Wake, Close.
+package poller
+
+import "strings"
+
+// Events is a set of readiness conditions. The values equal Linux's epoll
+// bits so no translation happens on the hot path, but no epoll constant
+// escapes this package's users: the engine speaks only in these names.
+type Events uint32
+
+// Readiness conditions. Error and Hangup are always reported by the kernel
+// whether requested or not (KERNEL.md §2.1); ReadHangup must be requested to
+// learn of a peer's half-close (KERNEL.md §2.9).
+const (
+	Readable   Events = 0x1
+	Writable   Events = 0x4
+	Error      Events = 0x8
+	Hangup     Events = 0x10
+	ReadHangup Events = 0x2000
+)
+
+// String renders the set the way the design note writes it: "IN|OUT|RDHUP".
+func (e Events) String() string {
+	if e == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, f := range []struct {
+		bit  Events
+		name string
+	}{{Readable, "IN"}, {Writable, "OUT"}, {Error, "ERR"}, {Hangup, "HUP"}, {ReadHangup, "RDHUP"}} {
+		if e&f.bit != 0 {
+			parts = append(parts, f.name)
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// Tag packs a file descriptor and its registration generation into epoll's
+// 64-bit data word, so an event queued for a closed fd cannot reach the
+// connection that reused the number (libev's egen, nginx's instance bit).
+type Tag struct {
+	FD  int32
+	Gen uint32
+}

@@ -1,0 +1,153 @@
+//go:build linux
+
+package poller
+
+// Notes about epoll, as this package uses it:
+//
+//   - Registrations are level-triggered. Under EPOLLET a listener that hit
+//     EMFILE, or that accepted fewer than all queued connections, would strand
+//     them until the next arrival (KERNEL.md §2.8, §2.10); level-triggering
+//     keeps the engine correct when a handler reads or accepts in batches.
+//   - epoll tracks the open file description, not the fd number: after a
+//     dup() the registration outlives close(fd) (KERNEL.md §2.10). The engine
+//     therefore always calls Del before closing an fd it registered.
+//   - EPOLLERR and EPOLLHUP cannot be masked; interest 0 still reports them.
+//   - The data word carries fd | generation<<32, never a Go pointer, so the
+//     garbage collector never has to know about kernel-held references.
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/epollnet/epollnet/internal/sys"
+	"golang.org/x/sys/unix"
+)
+
+// Poller is one epoll instance with an eventfd for wake-ups.
+// Every method except Wake must be called from the owning loop goroutine.
+type Poller struct {
+	epfd   int
+	wakefd int
+	events []unix.EpollEvent
+
+	// sleeping is 1 from PrepareSleep until Wait returns. Wake writes the
+	// eventfd only then, and wakeSig collapses concurrent wakes into one
+	// write (Go's netpollWakeSig). Both are sequentially consistent, so a
+	// producer that queued work either sees sleeping==1 or the loop sees the
+	// work before it blocks.
+	sleeping atomic.Int32
+	wakeSig  atomic.Int32
+	wakeBuf  [8]byte
+}
+
+// New creates an epoll instance that returns up to maxEvents per Wait.
+func New(maxEvents int) (*Poller, error) {
+	if maxEvents <= 0 {
+		maxEvents = 256
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, sys.Wrap("epoll_create1", err)
+	}
+	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, sys.Wrap("eventfd", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wfd, events: make([]unix.EpollEvent, maxEvents)}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wfd), Pad: -1}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
+		p.Close()
+		return nil, sys.Wrap("epoll_ctl", err)
+	}
+	return p, nil
+}
+
+// Add registers fd with the given interest, tagged with gen.
+func (p *Poller) Add(fd int, gen uint32, interest Events) error {
+	ev := unix.EpollEvent{Events: uint32(interest), Fd: int32(fd), Pad: int32(gen)}
+	return sys.Wrap("epoll_ctl", unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev))
+}
+
+// Mod changes fd's interest. Interest 0 silences everything but ERR and HUP.
+func (p *Poller) Mod(fd int, gen uint32, interest Events) error {
+	ev := unix.EpollEvent{Events: uint32(interest), Fd: int32(fd), Pad: int32(gen)}
+	return sys.Wrap("epoll_ctl", unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev))
+}
+
+// Del removes fd. A non-nil event pointer is passed because kernels before
+// 2.6.9 required one even for EPOLL_CTL_DEL.
+func (p *Poller) Del(fd int) error {
+	var ev unix.EpollEvent
+	return sys.Wrap("epoll_ctl", unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, &ev))
+}
+
+// PrepareSleep announces that the loop is about to block in Wait. The loop
+// must check its task queue after calling it and pass a zero timeout to Wait
+// if work is queued.
+func (p *Poller) PrepareSleep() { p.sleeping.Store(1) }
+
+// Wait blocks up to msec milliseconds (-1: forever) and returns the number of
+// events available through Event. EINTR counts as a spurious wake-up: zero
+// events, no error. A wake-up through Wake is consumed here; its slot is
+// reported with FD -1 so the caller skips it.
+func (p *Poller) Wait(msec int) (int, error) {
+	n, err := unix.EpollWait(p.epfd, p.events, msec)
+	p.sleeping.Store(0)
+	if err != nil {
+		if err == unix.EINTR {
+			return 0, nil
+		}
+		return 0, sys.Wrap("epoll_wait", err)
+	}
+	for i := 0; i < n; i++ {
+		if p.events[i].Pad == -1 && int(p.events[i].Fd) == p.wakefd {
+			// Clear the signal before draining, so a Wake racing with us
+			// writes again rather than being lost.
+			p.wakeSig.Store(0)
+			unix.Read(p.wakefd, p.wakeBuf[:])
+			p.events[i].Fd = -1
+		}
+	}
+	return n, nil
+}
+
+// Event returns the i'th event of the last Wait: its tag and readiness.
+func (p *Poller) Event(i int) (Tag, Events) {
+	e := &p.events[i]
+	return Tag{FD: e.Fd, Gen: uint32(e.Pad)}, Events(e.Events)
+}
+
+// Capacity returns how many events one Wait can return.
+func (p *Poller) Capacity() int { return len(p.events) }
+
+// Wake interrupts a Wait in progress, or the next one if the loop is between
+// PrepareSleep and Wait. It is safe from any goroutine and writes the eventfd
+// at most once per sleep.
+func (p *Poller) Wake() error {
+	if p.sleeping.Load() == 0 || !p.wakeSig.CompareAndSwap(0, 1) {
+		return nil
+	}
+	one := uint64(1)
+	buf := (*[8]byte)(unsafe.Pointer(&one))[:]
+	for {
+		_, err := unix.Write(p.wakefd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN { // counter saturated: a wake is pending anyway
+			return nil
+		}
+		return sys.Wrap("write", err)
+	}
+}
+
+// Close releases the epoll instance and the eventfd.
+func (p *Poller) Close() error {
+	err1 := unix.Close(p.wakefd)
+	err2 := unix.Close(p.epfd)
+	if err1 != nil {
+		return sys.Wrap("close", err1)
+	}
+	return sys.Wrap("close", err2)
+}

@@ -1,0 +1,274 @@
+package epollnet
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/epollnet/epollnet/internal/poller"
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+// Listener is a listening socket (or, with ReusePort, one per loop) whose
+// connections are served by the engine's loops. Its methods are safe from
+// any goroutine.
+type Listener struct {
+	eng     *Engine
+	h       Handler
+	network string
+	addr    net.Addr
+	cfg     ListenConfig
+	handles []*lnHandle
+	unlink  string // Unix socket path this listener created
+
+	mu     sync.Mutex
+	closed bool
+	done   chan struct{}
+	left   int // handles not yet closed by their loops
+}
+
+// lnHandle is one listening descriptor registered in one loop.
+type lnHandle struct {
+	ln     *Listener
+	fd     int
+	loop   *loop
+	gen    uint32
+	paused bool
+	timer  timerEntry
+}
+
+// Addr returns the listener's address, with the port the kernel chose when
+// it was asked for port 0.
+func (ln *Listener) Addr() net.Addr { return ln.addr }
+
+// Close stops accepting: each loop deregisters and closes its listening
+// descriptor. Connections already accepted are not affected. Close waits
+// for the loops unless it is called on a loop goroutine (from a handler),
+// where waiting would deadlock; Done tells when closing completed.
+func (ln *Listener) Close() error {
+	ln.mu.Lock()
+	if ln.closed {
+		ln.mu.Unlock()
+		return &net.OpError{Op: "close", Net: ln.network, Addr: ln.addr, Err: ErrClosed}
+	}
+	ln.closed = true
+	ln.mu.Unlock()
+	for _, lh := range ln.handles {
+		lh.loop.enqueue(task{kind: taskUnlisten, lh: lh})
+	}
+	ln.eng.forget(ln)
+	if !ln.eng.onLoopGoroutine() {
+		<-ln.done
+	}
+	return nil
+}
+
+// Done returns a channel closed once every listening descriptor is closed.
+func (ln *Listener) Done() <-chan struct{} { return ln.done }
+
+func (ln *Listener) handleClosed() {
+	ln.mu.Lock()
+	ln.left--
+	last := ln.left == 0
+	ln.mu.Unlock()
+	if last {
+		if ln.unlink != "" {
+			os.Remove(ln.unlink)
+		}
+		close(ln.done)
+	}
+}
+
+// resolveListen turns network and address into a socket address.
+func resolveListen(network, address string) (net.Addr, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		a, err := net.ResolveTCPAddr(network, address)
+		if err != nil {
+			return nil, err
+		}
+		if network == "tcp4" && a.IP == nil {
+			a.IP = net.IPv4zero
+		}
+		return a, nil
+	case "unix":
+		if address == "" {
+			return nil, fmt.Errorf("epollnet: empty Unix socket path")
+		}
+		return &net.UnixAddr{Name: address, Net: "unix"}, nil
+	}
+	return nil, net.UnknownNetworkError(network)
+}
+
+// listenSocket creates, binds and listens one socket. listen() never blocks
+// and never reports EINPROGRESS (KERNEL.md C8).
+func listenSocket(network string, addr net.Addr, cfg *ListenConfig) (int, error) {
+	fd, err := sys.Socket(sys.Family(addr), sys.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, sys.Wrap("socket", err)
+	}
+	if err := configureListener(fd, network, addr, cfg); err != nil {
+		sys.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func configureListener(fd int, network string, addr net.Addr, cfg *ListenConfig) error {
+	if network != "unix" {
+		if err := sys.SetReuseAddr(fd); err != nil {
+			return sys.Wrap("setsockopt", err)
+		}
+		if network == "tcp6" {
+			if err := sys.SetV6Only(fd, true); err != nil {
+				return sys.Wrap("setsockopt", err)
+			}
+		}
+		if cfg.ReusePort {
+			if err := sys.SetReusePort(fd); err != nil {
+				return sys.Wrap("setsockopt", err)
+			}
+		}
+	}
+	if err := sys.Bind(fd, addr); err != nil {
+		return sys.Wrap("bind", err)
+	}
+	if err := sys.Listen(fd, cfg.Backlog); err != nil {
+		return sys.Wrap("listen", err)
+	}
+	if cfg.DeferAccept > 0 && network != "unix" {
+		secs := int((cfg.DeferAccept + time.Second - 1) / time.Second)
+		if err := sys.SetDeferAccept(fd, secs); err != nil {
+			return sys.Wrap("setsockopt", err)
+		}
+	}
+	return nil
+}
+
+// addListener registers a listening descriptor on this loop. The listener
+// is level-triggered: a batch that stops before EAGAIN, or an EMFILE, leaves
+// it readable and nothing is stranded (KERNEL.md §2.10).
+func (l *loop) addListener(lh *lnHandle) {
+	if l.stop {
+		l.closeListenerFD(lh)
+		return
+	}
+	gen, err := l.register(lh.fd, nil, lh, poller.Readable)
+	if err != nil {
+		l.reportAcceptError(err)
+		sys.Close(lh.fd)
+		lh.ln.handleClosed()
+		return
+	}
+	lh.gen = gen
+	l.lhs = append(l.lhs, lh)
+}
+
+func (l *loop) removeListener(lh *lnHandle) {
+	for i, h := range l.lhs {
+		if h == lh {
+			l.lhs = append(l.lhs[:i], l.lhs[i+1:]...)
+			l.closeListenerFD(lh)
+			return
+		}
+	}
+}
+
+func (l *loop) closeListenerFD(lh *lnHandle) {
+	l.timers.remove(&lh.timer)
+	if lh.gen != 0 {
+		l.unregister(lh.fd)
+	}
+	sys.Close(lh.fd)
+	lh.ln.handleClosed()
+}
+
+// acceptEvent accepts up to AcceptBatch connections with accept4 until
+// EAGAIN. Errors that concern only the connection being accepted are
+// skipped; resource exhaustion pauses the listener (KERNEL.md §3.8, §3.9).
+func (l *loop) acceptEvent(lh *lnHandle) {
+	for i := 0; i < l.opts.AcceptBatch; i++ {
+		fd, raddr, err := sys.Accept(lh.fd)
+		switch {
+		case err == nil:
+			l.stats.accepted.Add(1)
+			l.dispatchAccepted(lh, fd, raddr)
+		case err == syscall.EAGAIN:
+			return // normal, also right after a wake-up on a shared listener
+		case sys.IsTemporaryAccept(err):
+			l.stats.acceptErrors.Add(1)
+			l.reportAcceptError(sys.Wrap("accept4", err))
+		case sys.IsResourceExhaustion(err):
+			l.stats.acceptErrors.Add(1)
+			l.pauseListener(lh)
+			l.reportAcceptError(sys.Wrap("accept4", err))
+			return
+		default:
+			// EBADF, EINVAL, ENOTSOCK: the descriptor itself is broken.
+			// Pause rather than spin; the retry shows whether it recovered.
+			l.stats.acceptErrors.Add(1)
+			l.pauseListener(lh)
+			l.reportAcceptError(sys.Wrap("accept4", err))
+			return
+		}
+	}
+}
+
+func (l *loop) dispatchAccepted(lh *lnHandle, fd int, raddr net.Addr) {
+	target := l
+	if !lh.ln.cfg.ReusePort {
+		target = l.eng.pickLoop()
+	}
+	if target == l {
+		l.adopt(fd, raddr, lh.ln)
+		return
+	}
+	target.enqueue(task{kind: taskAdopt, fd: fd, addr: raddr, ln: lh.ln})
+}
+
+// pauseListener silences a listener whose accept hit EMFILE and friends.
+// The connection stays in the kernel's queue; level-triggered epoll would
+// report the listener on every wait and the loop would spin at 100% CPU
+// (60k-190k wake-ups in 200 ms, KERNEL.md §2.8). It is re-armed after
+// AcceptRetryDelay, or sooner when a connection of this loop closes.
+func (l *loop) pauseListener(lh *lnHandle) {
+	if lh.paused {
+		return
+	}
+	if err := l.p.Mod(lh.fd, lh.gen, 0); err != nil {
+		l.reportAcceptError(err)
+	}
+	lh.paused = true
+	l.stats.acceptPauses.Add(1)
+	lh.timer.lh = lh
+	l.timers.schedule(&lh.timer, l.now+durNanos(l.opts.AcceptRetryDelay))
+}
+
+func (l *loop) resumeListener(lh *lnHandle) {
+	if !lh.paused {
+		return
+	}
+	lh.paused = false
+	l.timers.remove(&lh.timer)
+	if err := l.p.Mod(lh.fd, lh.gen, poller.Readable); err != nil {
+		l.reportAcceptError(err)
+	}
+}
+
+// rearmPausedListeners resumes paused listeners when a descriptor was freed.
+func (l *loop) rearmPausedListeners() {
+	for _, lh := range l.lhs {
+		if lh.paused {
+			l.resumeListener(lh)
+		}
+	}
+}
+
+func (l *loop) reportAcceptError(err error) {
+	if f := l.opts.OnAcceptError; f != nil {
+		f(err)
+	}
+}

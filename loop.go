@@ -1,0 +1,338 @@
+package epollnet
+
+import (
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/epollnet/epollnet/internal/poller"
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+// fdEntry is a slot of a loop's fd-indexed table. gen is bumped on every
+// registration and travels in epoll's data word; an event whose generation
+// does not match belongs to a descriptor that was closed (and perhaps reused)
+// and is dropped.
+type fdEntry struct {
+	gen  uint32
+	conn *Conn
+	lh   *lnHandle
+}
+
+type taskKind uint8
+
+const (
+	taskFunc taskKind = iota
+	taskTimer
+	taskArmOut
+	taskClose
+	taskCloseWrite
+	taskAbort
+	taskAdopt
+	taskListen
+	taskUnlisten
+	taskPauseRead
+	taskResumeRead
+	taskTimeouts
+	taskShutdown
+	taskAbortAll
+	taskStop
+	taskDial
+	taskDialCancel
+)
+
+// task is work queued for a loop by other goroutines (or by the loop itself,
+// so that callbacks never run inside the caller's call). It is a value type:
+// queuing the common tasks allocates nothing.
+type task struct {
+	kind taskKind
+	fd   int
+	c    *Conn
+	lh   *lnHandle
+	t    *Timer
+	ln   *Listener
+	addr net.Addr
+	fn   func()
+	err  error
+}
+
+// loop is one event loop: a goroutine that owns an epoll instance, the table
+// of the descriptors registered in it, its timers and a task queue. Only the
+// loop goroutine touches the fields above mu.
+type loop struct {
+	id     int
+	eng    *Engine
+	opts   *Options
+	p      *poller.Poller
+	fds    []fdEntry
+	buf    []byte
+	iov    sys.Iovecs
+	timers timerHeap
+	now    int64
+	lhs    []*lnHandle
+	conns  int // open connections, loop-owned
+	stop   bool
+
+	mu      sync.Mutex
+	tasks   []task
+	running []task
+	pending atomic.Int32
+
+	nconns atomic.Int64 // mirror of conns, for LeastConnections and Stats
+	stats  loopStats
+	done   chan struct{}
+}
+
+func newLoop(e *Engine, id int) (*loop, error) {
+	p, err := poller.New(e.opts.MaxEvents)
+	if err != nil {
+		return nil, err
+	}
+	return &loop{
+		id:   id,
+		eng:  e,
+		opts: &e.opts,
+		p:    p,
+		buf:  make([]byte, e.opts.ReadBufferSize),
+		done: make(chan struct{}),
+	}, nil
+}
+
+// enqueue hands t to the loop and wakes it if it sleeps. The pending flag is
+// stored after the task is queued and the loop checks it after announcing
+// sleep, so a wake-up can never be lost (see poller.PrepareSleep).
+func (l *loop) enqueue(t task) {
+	l.mu.Lock()
+	l.tasks = append(l.tasks, t)
+	l.mu.Unlock()
+	l.pending.Store(1)
+	l.p.Wake()
+}
+
+func (l *loop) run() {
+	defer close(l.done)
+	if l.opts.LockOSThread {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	l.now = l.eng.clock()
+	for !l.stop {
+		timeout := l.pollTimeout()
+		l.p.PrepareSleep()
+		if l.pending.Load() != 0 {
+			timeout = 0
+		}
+		n, err := l.p.Wait(timeout)
+		l.now = l.eng.clock()
+		if err != nil {
+			// epoll_wait fails only with EBADF, EFAULT or EINVAL: the
+			// instance is unusable, so fail every connection rather than spin.
+			l.eng.loopFailed(l, err)
+			l.abortAll(err)
+			break
+		}
+		l.stats.wakeups.Add(1)
+		l.stats.events.Add(uint64(n))
+		for i := 0; i < n; i++ {
+			l.dispatch(i)
+		}
+		l.runTasks()
+		l.runTimers()
+	}
+	l.teardown()
+}
+
+func (l *loop) dispatch(i int) {
+	tag, ev := l.p.Event(i)
+	fd := int(tag.FD)
+	if fd < 0 {
+		return // the wake-up eventfd, already drained
+	}
+	if fd >= len(l.fds) || l.fds[fd].gen != tag.Gen {
+		l.stats.stale.Add(1)
+		return
+	}
+	e := &l.fds[fd]
+	switch {
+	case e.conn != nil:
+		l.connEvent(e.conn, ev)
+	case e.lh != nil:
+		l.acceptEvent(e.lh)
+	default:
+		// Closed earlier in this batch: its remaining events are dropped.
+		l.stats.stale.Add(1)
+	}
+}
+
+func (l *loop) runTasks() {
+	l.pending.Store(0)
+	l.mu.Lock()
+	l.tasks, l.running = l.running[:0], l.tasks
+	l.mu.Unlock()
+	for i := range l.running {
+		l.exec(&l.running[i])
+		l.running[i] = task{}
+	}
+}
+
+func (l *loop) exec(t *task) {
+	switch t.kind {
+	case taskFunc:
+		t.fn()
+	case taskTimer:
+		l.timers.schedule(&t.t.e, t.t.e.when)
+	case taskAdopt:
+		l.adopt(t.fd, t.addr, t.ln)
+	case taskListen:
+		l.addListener(t.lh)
+	case taskUnlisten:
+		l.removeListener(t.lh)
+	case taskShutdown:
+		l.shutdownConns()
+	case taskAbortAll:
+		l.abortAll(ErrEngineShutdown)
+	case taskStop:
+		l.stop = true
+	case taskDial:
+		l.startDial(t.c)
+	case taskDialCancel:
+		if t.c.state == stateConnecting {
+			l.dialFailed(t.c, t.err)
+		}
+	default:
+		l.connTask(t)
+	}
+}
+
+// register adds fd to epoll under a fresh generation and records its owner.
+func (l *loop) register(fd int, c *Conn, lh *lnHandle, interest poller.Events) (uint32, error) {
+	if fd >= len(l.fds) {
+		n := max(2*len(l.fds), fd+1, 64)
+		grown := make([]fdEntry, n)
+		copy(grown, l.fds)
+		l.fds = grown
+	}
+	e := &l.fds[fd]
+	e.gen++
+	if e.gen == 0 || e.gen == ^uint32(0) { // ^0 tags the wake-up eventfd
+		e.gen = 1
+	}
+	if err := l.p.Add(fd, e.gen, interest); err != nil {
+		return 0, err
+	}
+	e.conn, e.lh = c, lh
+	l.stats.registered.Add(1)
+	return e.gen, nil
+}
+
+// unregister removes fd from epoll before it is closed. close() alone would
+// leave the registration alive if the descriptor had been dup'ed or passed
+// to a child (KERNEL.md §3.18).
+func (l *loop) unregister(fd int) {
+	l.p.Del(fd)
+	e := &l.fds[fd]
+	e.conn, e.lh = nil, nil
+	l.stats.registered.Add(-1)
+}
+
+func (l *loop) pollTimeout() int {
+	if len(l.timers) == 0 {
+		return -1
+	}
+	d := l.timers[0].when - l.eng.clock()
+	if d <= 0 {
+		return 0
+	}
+	return int((d + 999_999) / 1_000_000) // round up: never wake before the deadline
+}
+
+func (l *loop) runTimers() {
+	for len(l.timers) > 0 && l.timers[0].when <= l.now {
+		e := l.timers[0]
+		l.timers.remove(e)
+		l.stats.timers.Add(1)
+		switch {
+		case e.c != nil:
+			l.connDeadline(e.c)
+		case e.lh != nil:
+			l.resumeListener(e.lh)
+		case e.t != nil:
+			if e.t.state.CompareAndSwap(0, 1) {
+				e.t.f()
+			}
+		}
+	}
+}
+
+func (l *loop) teardown() {
+	for _, lh := range l.lhs {
+		l.closeListenerFD(lh)
+	}
+	l.lhs = nil
+	l.abortAll(ErrEngineShutdown)
+	l.p.Close()
+}
+
+// adopt registers an accepted descriptor as a connection of this loop.
+func (l *loop) adopt(fd int, raddr net.Addr, ln *Listener) {
+	if l.stop || l.eng.closing.Load() {
+		sys.Close(fd)
+		return
+	}
+	c := newConn(l, fd, ln.network, ln.h, roleAccepted)
+	c.remote = raddr
+	if ln.network != "unix" && !l.opts.TCPNagle {
+		sys.SetNoDelay(fd, true)
+	}
+	if err := l.open(c); err != nil {
+		sys.Close(fd)
+		l.reportAcceptError(err)
+	}
+}
+
+// open registers c and calls OnOpen. EPOLL_CTL_ADD reports the socket's
+// current state, so data, a FIN or an RST that arrived before accept are
+// seen at the next wait (KERNEL.md C5, §3.10).
+func (l *loop) open(c *Conn) error {
+	c.interest = poller.Readable | poller.ReadHangup
+	gen, err := l.register(c.fd, c, nil, c.interest)
+	if err != nil {
+		return err
+	}
+	c.gen = gen
+	c.state = stateOpen
+	c.mu.Lock()
+	c.ready = true
+	c.mu.Unlock()
+	c.lastRead, c.lastActive = l.now, l.now
+	l.conns++
+	l.nconns.Add(1)
+	l.stats.opened.Add(1)
+	l.armDeadline(c)
+	c.h.OnOpen(c)
+	return nil
+}
+
+func (l *loop) shutdownConns() {
+	for i := range l.fds {
+		c := l.fds[i].conn
+		switch {
+		case c == nil:
+		case c.state == stateConnecting:
+			l.dialFailed(c, ErrEngineShutdown)
+		case c.state == stateOpen:
+			c.markWriteClosed()
+			l.closeGraceful(c, ErrEngineShutdown)
+		}
+	}
+	l.eng.checkDrained()
+}
+
+func (l *loop) abortAll(reason error) {
+	for i := range l.fds {
+		if c := l.fds[i].conn; c != nil {
+			l.abort(c, reason)
+		}
+	}
+}

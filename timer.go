@@ -1,0 +1,117 @@
+package epollnet
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// timerEntry is one deadline in a loop's min-heap. Connections embed one, so
+// per-connection idle, read and linger timeouts cost no allocation and no
+// goroutine: activity only updates a timestamp, and when the entry fires the
+// loop checks whether the deadline really passed and, if not, pushes it back
+// (the lazy re-arm that keeps the heap untouched on the read path).
+type timerEntry struct {
+	when  int64 // on the loop clock, nanoseconds since the engine started
+	index int   // position in the heap; -1 when not queued
+	c     *Conn
+	lh    *lnHandle
+	t     *Timer
+}
+
+type timerHeap []*timerEntry
+
+func (h timerHeap) less(i, j int) bool { return h[i].when < h[j].when }
+
+func (h timerHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (h timerHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+func (h timerHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h.swap(i, m)
+		i = m
+	}
+}
+
+// schedule inserts e, or moves it if already queued.
+func (h *timerHeap) schedule(e *timerEntry, when int64) {
+	e.when = when
+	if e.index >= 0 {
+		h.down(e.index)
+		h.up(e.index)
+		return
+	}
+	e.index = len(*h)
+	*h = append(*h, e)
+	h.up(e.index)
+}
+
+// remove takes e out of the heap if it is queued.
+func (h *timerHeap) remove(e *timerEntry) {
+	i := e.index
+	if i < 0 {
+		return
+	}
+	last := len(*h) - 1
+	if i != last {
+		h.swap(i, last)
+	}
+	(*h)[last] = nil
+	*h = (*h)[:last]
+	e.index = -1
+	if i != last {
+		h.down(i)
+		h.up(i)
+	}
+}
+
+// Timer is a one-shot callback scheduled on an event loop by
+// Engine.AfterFunc or Conn.AfterFunc. Its methods are safe from any goroutine.
+type Timer struct {
+	e     timerEntry
+	f     func()
+	state atomic.Int32 // 0 pending, 1 fired, 2 stopped
+}
+
+// Stop prevents the timer from firing. It reports whether it did so: false
+// means the function already ran or is running, or Stop was called before.
+// A stopped timer is dropped from its loop's heap when its time comes.
+func (t *Timer) Stop() bool { return t.state.CompareAndSwap(0, 2) }
+
+func newTimer(f func()) *Timer {
+	t := &Timer{f: f}
+	t.e.index = -1
+	t.e.t = t
+	return t
+}
+
+func durNanos(d time.Duration) int64 {
+	if d < 0 {
+		return 0
+	}
+	return int64(d)
+}
