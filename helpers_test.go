@@ -111,8 +111,8 @@ type recorder struct {
 }
 
 func newRecorder() *recorder {
-	return &recorder{opened: make(chan *Conn, 64), closed: make(chan error, 64),
-		eof: make(chan struct{}, 64), writable: make(chan struct{}, 64)}
+	return &recorder{opened: make(chan *Conn, 4096), closed: make(chan error, 4096),
+		eof: make(chan struct{}, 4096), writable: make(chan struct{}, 4096)}
 }
 
 func (r *recorder) OnOpen(c *Conn) { r.opened <- c }

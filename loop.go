@@ -144,7 +144,11 @@ func (l *loop) run() {
 }
 
 func (l *loop) dispatch(i int) {
-	tag, ev := l.p.Event(i)
+	l.handle(l.p.Event(i))
+}
+
+// handle routes one event to its connection or listener, unless it is stale.
+func (l *loop) handle(tag poller.Tag, ev poller.Events) {
 	fd := int(tag.FD)
 	if fd < 0 {
 		return // the wake-up eventfd, already drained
