@@ -19,24 +19,31 @@ const (
 	stateClosed
 )
 
-// Role says how a connection came to be.
+// Role says what a socket is to the engine.
 type Role uint8
 
+// Roles of sockets in traces and on connections.
 const (
-	roleAccepted Role = iota + 1
-	roleDialed
+	RoleListener Role = iota + 1 // a listening socket
+	RoleAccepted                 // a connection accepted from a listener
+	RoleDialed                   // a connection this process dialed
 )
 
-// String returns "accepted" or "dialed".
+// String returns "listener", "accepted" or "dialed".
 func (r Role) String() string {
 	switch r {
-	case roleAccepted:
+	case RoleListener:
+		return "listener"
+	case RoleAccepted:
 		return "accepted"
-	case roleDialed:
+	case RoleDialed:
 		return "dialed"
 	}
 	return "unknown"
 }
+
+// Role reports whether the connection was accepted or dialed.
+func (c *Conn) Role() Role { return c.role }
 
 // Conn is a non-blocking connection owned by one event loop. Write, Writev,
 // Close, CloseWrite, Abort, PauseRead, ResumeRead, the timeout setters and

@@ -106,7 +106,9 @@ func (l *loop) finishGraceful(c *Conn) {
 	}
 	if !c.shutDone {
 		c.shutDone = true
-		if err := sys.Shutdown(c.fd, sys.SHUT_WR); err != nil {
+		err := sys.Shutdown(c.fd, sys.SHUT_WR)
+		l.trace(TraceShutdown, c.fd, c, 0, 0, 0, err)
+		if err != nil {
 			l.closeNow(c, c.closeWhy)
 			return
 		}
@@ -123,6 +125,7 @@ func (l *loop) finishGraceful(c *Conn) {
 func (l *loop) lingerRead(c *Conn) {
 	for i := 0; i < 16; i++ {
 		n, err := sys.Read(c.fd, l.buf)
+		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
 		switch {
 		case n > 0:
 			continue
@@ -167,12 +170,13 @@ func (l *loop) closeNow(c *Conn, why error) {
 		l.stats.registered.Add(-1)
 	}
 	sys.Close(c.fd)
-	c.state = stateClosed
-	l.timers.remove(&c.timer)
-	c.releaseIn()
 	if why == nil && c.readEOF {
 		why = ErrPeerClosed
 	}
+	l.trace(TraceClose, c.fd, c, 0, 0, 0, why)
+	c.state = stateClosed
+	l.timers.remove(&c.timer)
+	c.releaseIn()
 	if wasOpen {
 		l.conns--
 		l.nconns.Add(-1)
@@ -232,10 +236,13 @@ func (l *loop) connDeadline(c *Conn) {
 	c.mu.Unlock()
 	switch {
 	case c.closing && l.now >= c.lingerAt:
+		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
 		l.abort(c, ErrLingerTimeout)
 	case c.readNs > 0 && !c.readEOF && !c.closing && l.now >= c.lastRead+c.readNs:
+		l.traceDetail(TraceTimer, c.fd, c, 0, "read-timeout", nil)
 		l.closeNow(c, ErrReadTimeout)
 	case c.idleNs > 0 && !c.closing && l.now >= c.lastActive+c.idleNs:
+		l.traceDetail(TraceTimer, c.fd, c, 0, "idle-timeout", nil)
 		l.closeNow(c, ErrIdleTimeout)
 	default:
 		l.armDeadline(c)

@@ -52,6 +52,7 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 	drain := ev&(poller.ReadHangup|hangup) != 0
 	for i := 0; ; i++ {
 		n, err := sys.Read(c.fd, l.buf)
+		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
 		switch {
 		case n > 0:
 			l.stats.bytesIn.Add(uint64(n))
@@ -144,7 +145,9 @@ func (l *loop) afterEOFHangup(c *Conn, ev poller.Events) {
 	if ev&hangup == 0 {
 		return
 	}
-	if soerr, _ := sys.SocketError(c.fd); soerr != 0 {
+	soerr, _ := sys.SocketError(c.fd)
+	l.trace(TraceSOError, c.fd, c, 0, 0, 0, errnoOrNil(soerr))
+	if soerr != 0 {
 		l.closeNow(c, readError(soerr))
 		return
 	}
@@ -158,6 +161,7 @@ func (l *loop) flush(c *Conn) {
 	c.mu.Lock()
 	for c.outLen > 0 {
 		n, err := sys.Writev(c.fd, &l.iov, c.out)
+		l.trace(TraceWrite, c.fd, c, 0, 0, n, err)
 		if err == syscall.EAGAIN {
 			break
 		}
@@ -214,7 +218,9 @@ func (l *loop) updateInterest(c *Conn) {
 	if want == c.interest {
 		return
 	}
-	if err := l.p.Mod(c.fd, c.gen, want); err != nil {
+	err := l.p.Mod(c.fd, c.gen, want)
+	l.traceCtl("mod", c.fd, c, 0, want, err)
+	if err != nil {
 		l.closeNow(c, err)
 		return
 	}
@@ -222,7 +228,8 @@ func (l *loop) updateInterest(c *Conn) {
 }
 
 func (l *loop) park(c *Conn) {
-	l.p.Del(c.fd)
+	err := l.p.Del(c.fd)
+	l.traceCtl("del", c.fd, c, 0, 0, err)
 	c.parked = true
 	c.interest = 0
 }
@@ -235,14 +242,18 @@ func (l *loop) unpark(c *Conn) {
 	}
 	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
 	// any unread data come back at the next wait.
-	if err := l.p.Add(c.fd, c.gen, c.interest); err != nil {
+	err := l.p.Add(c.fd, c.gen, c.interest)
+	l.traceCtl("add", c.fd, c, 0, c.interest, err)
+	if err != nil {
 		l.closeNow(c, err)
 	}
 }
 
 func (l *loop) shutdownWrite(c *Conn) {
 	c.shutDone = true
-	if err := sys.Shutdown(c.fd, sys.SHUT_WR); err != nil && err != syscall.ENOTCONN {
+	err := sys.Shutdown(c.fd, sys.SHUT_WR)
+	l.trace(TraceShutdown, c.fd, c, 0, 0, 0, err)
+	if err != nil && err != syscall.ENOTCONN {
 		l.closeNow(c, sys.Wrap("shutdown", err))
 		return
 	}

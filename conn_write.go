@@ -50,6 +50,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 		} else {
 			written, err = sys.WritevShort(c.fd, bufs)
 		}
+		c.loop.trace(TraceWrite, c.fd, c, 0, 0, written, err)
 		if err != nil && err != syscall.EAGAIN {
 			c.failLocked(err)
 			return 0, c.opError("write", writeError(err))

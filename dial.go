@@ -108,7 +108,7 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 		dc.Timeout = 10 * time.Second
 	}
 	l := e.pickLoop()
-	c := newConn(l, -1, network, h, roleDialed)
+	c := newConn(l, -1, network, h, RoleDialed)
 	c.state = stateConnecting
 	c.dialCfg = dc
 	c.dialAt = e.clock() + durNanos(dc.Timeout)
@@ -181,6 +181,7 @@ func (l *loop) startDial(c *Conn) {
 		return
 	}
 	fd, err := sys.Socket(sys.Family(c.dialAddr), sys.SOCK_STREAM, 0)
+	l.trace(TraceSocket, fd, c, 0, 0, 0, err)
 	if err != nil {
 		l.dialFailed(c, sys.Wrap("socket", err))
 		return
@@ -238,6 +239,7 @@ func (l *loop) configureDial(c *Conn) error {
 // EAGAIN on AF_UNIX a full backlog with no event to come, so retry.
 func (l *loop) connect(c *Conn) {
 	err := sys.Connect(c.fd, c.dialAddr)
+	l.trace(TraceConnect, c.fd, c, 0, 0, 0, err)
 	switch {
 	case err == nil:
 		l.connected(c)
@@ -257,6 +259,7 @@ func (l *loop) connect(c *Conn) {
 // SO_ERROR exactly once, because reading clears it (KERNEL.md §3.2).
 func (l *loop) connectEvent(c *Conn, ev poller.Events) {
 	soerr, err := sys.SocketError(c.fd)
+	l.trace(TraceSOError, c.fd, c, 0, 0, 0, errnoOrNil(soerr))
 	if err != nil {
 		l.dialFailed(c, sys.Wrap("getsockopt", err))
 		return
@@ -294,6 +297,7 @@ func (l *loop) connected(c *Conn) {
 	l.stats.opened.Add(1)
 	l.stats.dialed.Add(1)
 	l.armDeadline(c)
+	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
 	c.h.OnOpen(c)
 	if c.dialDone != nil {
 		c.dialDone <- nil
@@ -328,6 +332,7 @@ func (l *loop) dialFailed(c *Conn, err error) {
 func (l *loop) dialDeadline(c *Conn) {
 	switch {
 	case l.now >= c.dialAt:
+		l.traceDetail(TraceTimer, c.fd, c, 0, "dial-timeout", nil)
 		l.dialFailed(c, errDialTimeout)
 	case c.retryAt != 0 && l.now >= c.retryAt:
 		c.retryAt = 0

@@ -165,6 +165,7 @@ func (l *loop) addListener(lh *lnHandle) {
 	}
 	lh.gen = gen
 	l.lhs = append(l.lhs, lh)
+	l.trace(TraceListen, lh.fd, nil, RoleListener, 0, lh.ln.cfg.Backlog, nil)
 }
 
 func (l *loop) removeListener(lh *lnHandle) {
@@ -183,6 +184,7 @@ func (l *loop) closeListenerFD(lh *lnHandle) {
 		l.unregister(lh.fd)
 	}
 	sys.Close(lh.fd)
+	l.trace(TraceClose, lh.fd, nil, RoleListener, 0, 0, nil)
 	lh.ln.handleClosed()
 }
 
@@ -192,6 +194,7 @@ func (l *loop) closeListenerFD(lh *lnHandle) {
 func (l *loop) acceptEvent(lh *lnHandle) {
 	for i := 0; i < l.opts.AcceptBatch; i++ {
 		fd, raddr, err := sys.Accept(lh.fd)
+		l.traceAccept(lh.fd, fd, raddr, err)
 		switch {
 		case err == nil:
 			l.stats.accepted.Add(1)
@@ -238,7 +241,9 @@ func (l *loop) pauseListener(lh *lnHandle) {
 	if lh.paused {
 		return
 	}
-	if err := l.p.Mod(lh.fd, lh.gen, 0); err != nil {
+	err := l.p.Mod(lh.fd, lh.gen, 0)
+	l.traceCtl("mod", lh.fd, nil, RoleListener, 0, err)
+	if err != nil {
 		l.reportAcceptError(err)
 	}
 	lh.paused = true
@@ -253,7 +258,9 @@ func (l *loop) resumeListener(lh *lnHandle) {
 	}
 	lh.paused = false
 	l.timers.remove(&lh.timer)
-	if err := l.p.Mod(lh.fd, lh.gen, poller.Readable); err != nil {
+	err := l.p.Mod(lh.fd, lh.gen, poller.Readable)
+	l.traceCtl("mod", lh.fd, nil, RoleListener, poller.Readable, err)
+	if err != nil {
 		l.reportAcceptError(err)
 	}
 }

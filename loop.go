@@ -160,8 +160,10 @@ func (l *loop) handle(tag poller.Tag, ev poller.Events) {
 	e := &l.fds[fd]
 	switch {
 	case e.conn != nil:
+		l.trace(TraceReady, fd, e.conn, 0, ev, 0, nil)
 		l.connEvent(e.conn, ev)
 	case e.lh != nil:
+		l.trace(TraceReady, fd, nil, RoleListener, ev, 0, nil)
 		l.acceptEvent(e.lh)
 	default:
 		// Closed earlier in this batch: its remaining events are dropped.
@@ -222,7 +224,15 @@ func (l *loop) register(fd int, c *Conn, lh *lnHandle, interest poller.Events) (
 	if e.gen == 0 || e.gen == ^uint32(0) { // ^0 tags the wake-up eventfd
 		e.gen = 1
 	}
-	if err := l.p.Add(fd, e.gen, interest); err != nil {
+	err := l.p.Add(fd, e.gen, interest)
+	if l.opts.Tracer != nil {
+		role := RoleListener
+		if c != nil {
+			role = c.role
+		}
+		l.traceCtl("add", fd, c, role, interest, err)
+	}
+	if err != nil {
 		return 0, err
 	}
 	e.conn, e.lh = c, lh
@@ -234,8 +244,15 @@ func (l *loop) register(fd int, c *Conn, lh *lnHandle, interest poller.Events) (
 // leave the registration alive if the descriptor had been dup'ed or passed
 // to a child (KERNEL.md §3.18).
 func (l *loop) unregister(fd int) {
-	l.p.Del(fd)
+	err := l.p.Del(fd)
 	e := &l.fds[fd]
+	if l.opts.Tracer != nil {
+		role := RoleListener
+		if e.conn != nil {
+			role = e.conn.role
+		}
+		l.traceCtl("del", fd, e.conn, role, 0, err)
+	}
 	e.conn, e.lh = nil, nil
 	l.stats.registered.Add(-1)
 }
@@ -256,10 +273,14 @@ func (l *loop) runTimers() {
 		e := l.timers[0]
 		l.timers.remove(e)
 		l.stats.timers.Add(1)
+		if e.t != nil {
+			l.traceDetail(TraceTimer, -1, nil, 0, "func", nil)
+		}
 		switch {
 		case e.c != nil:
 			l.connDeadline(e.c)
 		case e.lh != nil:
+			l.traceDetail(TraceTimer, e.lh.fd, nil, RoleListener, "accept-retry", nil)
 			l.resumeListener(e.lh)
 		case e.t != nil:
 			if e.t.state.CompareAndSwap(0, 1) {
@@ -284,7 +305,7 @@ func (l *loop) adopt(fd int, raddr net.Addr, ln *Listener) {
 		sys.Close(fd)
 		return
 	}
-	c := newConn(l, fd, ln.network, ln.h, roleAccepted)
+	c := newConn(l, fd, ln.network, ln.h, RoleAccepted)
 	c.remote = raddr
 	if ln.network != "unix" && !l.opts.TCPNagle {
 		sys.SetNoDelay(fd, true)
@@ -314,6 +335,7 @@ func (l *loop) open(c *Conn) error {
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)
 	l.armDeadline(c)
+	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
 	c.h.OnOpen(c)
 	return nil
 }

@@ -103,6 +103,14 @@ type Options struct {
 
 	// LockOSThread wires each loop goroutine to its own OS thread.
 	LockOSThread bool
+
+	// Tracer, if set, receives one TraceEvent per system call result and
+	// readiness transition: socket, connect, epoll_ctl, epoll_wait events,
+	// SO_ERROR, accept4, read, write, shutdown, close and timers. It is
+	// called synchronously on loop goroutines, and also on goroutines that
+	// call Write (whose first attempt is a direct send), so it must be safe
+	// for concurrent use and fast. When nil, tracing costs one nil check.
+	Tracer func(*TraceEvent)
 }
 
 func (o Options) withDefaults() (Options, error) {
