@@ -162,3 +162,13 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 		return zero
 	}
 }
+
+// syncLoops returns once every loop has run all tasks queued before the
+// call: tasks run in order, so e.g. a Listen's registration is done.
+func syncLoops(e *Engine) {
+	for _, l := range e.loops {
+		done := make(chan struct{})
+		l.enqueue(task{kind: taskFunc, fn: func() { close(done) }})
+		<-done
+	}
+}
