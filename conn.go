@@ -63,26 +63,28 @@ type Conn struct {
 	ctx atomic.Value
 
 	// Owned by the loop goroutine.
-	gen        uint32
-	state      connState
-	interest   poller.Events
-	in         []byte // bytes the handler left unconsumed
-	inBox      *[]byte
-	readEOF    bool
-	paused     bool
-	parked     bool // deregistered while paused with ERR/HUP pending
-	wantOut    bool
-	closing    bool // graceful close in progress: flush, FIN, linger
-	lingering  bool
-	shutWr     bool // shutdown(SHUT_WR) pending or done
-	shutDone   bool
-	closeWhy   error
-	idleNs     int64
-	readNs     int64
-	lingerAt   int64
-	lastRead   int64
-	lastActive int64
-	timer      timerEntry
+	gen         uint32
+	state       connState
+	interest    poller.Events
+	in          []byte // bytes the handler left unconsumed
+	inBox       *[]byte
+	readEOF     bool
+	paused      bool
+	parked      bool // deregistered while paused with ERR/HUP pending
+	wantOut     bool
+	closing     bool // graceful close in progress: flush, FIN, linger
+	lingering   bool
+	shutWr      bool // shutdown(SHUT_WR) pending or done
+	shutDone    bool
+	closeWhy    error
+	idleNs      int64
+	readNs      int64
+	lingerAt    int64
+	lingerCheck int64 // next SIOCOUTQ check while lingering
+	lingerEvery int64
+	lastRead    int64
+	lastActive  int64
+	timer       timerEntry
 
 	// Dialing, owned by the loop once the dial task runs.
 	dialCfg    DialConfig

@@ -2,6 +2,7 @@ package epollnet
 
 import (
 	"syscall"
+	"time"
 
 	"github.com/epollnet/epollnet/internal/poller"
 	"github.com/epollnet/epollnet/internal/sys"
@@ -114,11 +115,27 @@ func (l *loop) finishGraceful(c *Conn) {
 		}
 	}
 	c.lingering = true
+	c.lingerEvery = int64(5 * time.Millisecond)
+	c.lingerCheck = l.now + c.lingerEvery
+	l.armDeadline(c)
 	c.paused = false
 	if c.parked {
 		l.unpark(c)
 	}
 	l.updateInterest(c)
+}
+
+// lingerCheckOutQueue ends a lingering close as soon as the peer has
+// acknowledged everything, FIN included: no event announces that, so the
+// send queue is checked on a timer backing off from 5 ms to 100 ms.
+func (l *loop) lingerCheckOutQueue(c *Conn) {
+	if q, err := sys.OutQueue(c.fd); err != nil || q == 0 {
+		l.closeNow(c, c.closeWhy)
+		return
+	}
+	c.lingerEvery = min(2*c.lingerEvery, int64(100*time.Millisecond))
+	c.lingerCheck = l.now + c.lingerEvery
+	l.armDeadline(c)
 }
 
 // lingerRead discards input during a lingering close until EOF or error.
@@ -207,6 +224,9 @@ func (l *loop) armDeadline(c *Conn) {
 	if c.closing {
 		consider(c.lingerAt)
 	}
+	if c.lingering {
+		consider(c.lingerCheck)
+	}
 	if c.state == stateConnecting {
 		consider(c.dialAt)
 		consider(c.retryAt)
@@ -237,7 +257,9 @@ func (l *loop) connDeadline(c *Conn) {
 	switch {
 	case c.closing && l.now >= c.lingerAt:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
-		l.abort(c, ErrLingerTimeout)
+		l.abort(c, withCause(ErrLingerTimeout, c.closeWhy))
+	case c.lingering && l.now >= c.lingerCheck:
+		l.lingerCheckOutQueue(c)
 	case c.readNs > 0 && !c.readEOF && !c.closing && l.now >= c.lastRead+c.readNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "read-timeout", nil)
 		l.closeNow(c, ErrReadTimeout)

@@ -83,7 +83,7 @@ func (e *reasonError) Error() string   { return e.reason.Error() + ": " + e.err.
 func (e *reasonError) Unwrap() []error { return []error{e.reason, e.err} }
 
 func withCause(reason, err error) error {
-	if err == nil {
+	if err == nil || err == reason {
 		return reason
 	}
 	return &reasonError{reason: reason, err: err}

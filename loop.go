@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/epollnet/epollnet/internal/poller"
 	"github.com/epollnet/epollnet/internal/sys"
@@ -118,12 +119,7 @@ func (l *loop) run() {
 	}
 	l.now = l.eng.clock()
 	for !l.stop {
-		timeout := l.pollTimeout()
-		l.p.PrepareSleep()
-		if l.pending.Load() != 0 {
-			timeout = 0
-		}
-		n, err := l.p.Wait(timeout)
+		n, err := l.poll()
 		l.now = l.eng.clock()
 		if err != nil {
 			// epoll_wait fails only with EBADF, EFAULT or EINVAL: the
@@ -141,6 +137,23 @@ func (l *loop) run() {
 		l.runTimers()
 	}
 	l.teardown()
+}
+
+// poll returns ready events. It polls without blocking first: a busy loop
+// finds work there and never parks. Otherwise it parks in Wait until an
+// event, a wake-up or the next timer.
+func (l *loop) poll() (int, error) {
+	if n, err := l.p.Poll(); n > 0 || err != nil {
+		return n, err
+	}
+	if l.pending.Load() != 0 || l.nextTimer() == 0 {
+		return 0, nil
+	}
+	l.p.PrepareSleep()
+	if l.pending.Load() != 0 {
+		return l.p.Poll()
+	}
+	return l.p.Wait(time.Duration(l.nextTimer()))
 }
 
 func (l *loop) dispatch(i int) {
@@ -257,15 +270,13 @@ func (l *loop) unregister(fd int) {
 	l.stats.registered.Add(-1)
 }
 
-func (l *loop) pollTimeout() int {
+// nextTimer returns nanoseconds until the earliest timer, 0 if one is due,
+// or -1 if there is none.
+func (l *loop) nextTimer() int64 {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := l.timers[0].when - l.eng.clock()
-	if d <= 0 {
-		return 0
-	}
-	return int((d + 999_999) / 1_000_000) // round up: never wake before the deadline
+	return max(l.timers[0].when-l.eng.clock(), 0)
 }
 
 func (l *loop) runTimers() {

@@ -15,8 +15,21 @@ package poller
 //   - The data word carries fd | generation<<32, never a Go pointer, so the
 //     garbage collector never has to know about kernel-held references.
 
+//   - The loop never blocks an OS thread in epoll_wait. Its epoll fd is
+//     itself pollable, so it is handed to the Go runtime's netpoller (nested
+//     epoll) and the loop goroutine parks there like any goroutine reading a
+//     socket. When it becomes ready the scheduler may run the loop on the very
+//     thread that made it ready: no cross-CPU thread wake-up per message, which
+//     on a ping-pong costs more than the whole rest of the round trip. The
+//     runtime registers the fd edge-triggered, so the loop parks only right
+//     after an epoll_wait(0) found nothing; any later event is a new edge.
+
 import (
+	"errors"
+	"os"
 	"sync/atomic"
+	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/epollnet/epollnet/internal/sys"
@@ -29,12 +42,18 @@ type Poller struct {
 	epfd   int
 	wakefd int
 	events []unix.EpollEvent
+	file   *os.File        // epfd, registered with the Go netpoller
+	raw    syscall.RawConn // parks the loop goroutine until epfd is readable
+	waitN  int
+	waitE  unix.Errno
+	waitFn func(uintptr) bool
+	dl     time.Time // the read deadline currently set on file
 
 	// sleeping is 1 from PrepareSleep until Wait returns. Wake writes the
 	// eventfd only then, and wakeSig collapses concurrent wakes into one
 	// write (Go's netpollWakeSig). Both are sequentially consistent, so a
 	// producer that queued work either sees sleeping==1 or the loop sees the
-	// work before it blocks.
+	// work before it parks.
 	sleeping atomic.Int32
 	wakeSig  atomic.Int32
 	wakeBuf  [8]byte
@@ -57,9 +76,22 @@ func New(maxEvents int) (*Poller, error) {
 	p := &Poller{epfd: epfd, wakefd: wfd, events: make([]unix.EpollEvent, maxEvents)}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wfd), Pad: -1}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
-		p.Close()
+		unix.Close(wfd)
+		unix.Close(epfd)
 		return nil, sys.Wrap("epoll_ctl", err)
 	}
+	// O_NONBLOCK makes os.NewFile register the fd with the runtime poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(wfd)
+		unix.Close(epfd)
+		return nil, sys.Wrap("fcntl", err)
+	}
+	p.file = os.NewFile(uintptr(epfd), "epoll")
+	if p.raw, err = p.file.SyscallConn(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.waitFn = p.pollOnce
 	return p, nil
 }
 
@@ -87,19 +119,59 @@ func (p *Poller) Del(fd int) error {
 // if work is queued.
 func (p *Poller) PrepareSleep() { p.sleeping.Store(1) }
 
-// Wait blocks up to msec milliseconds (-1: forever) and returns the number of
-// events available through Event. EINTR counts as a spurious wake-up: zero
-// events, no error. A wake-up through Wake is consumed here; its slot is
-// reported with FD -1 so the caller skips it.
-func (p *Poller) Wait(msec int) (int, error) {
-	n, err := unix.EpollWait(p.epfd, p.events, msec)
-	p.sleeping.Store(0)
-	if err != nil {
-		if err == unix.EINTR {
-			return 0, nil
-		}
-		return 0, sys.Wrap("epoll_wait", err)
+// Wait parks the loop goroutine until an event is ready or timeout passes
+// (a negative timeout: no limit), and returns the number of events
+// available through Event. A wake-up through Wake is consumed here; its slot
+// is reported with FD -1 so the caller skips it.
+func (p *Poller) Wait(timeout time.Duration) (int, error) {
+	var dl time.Time
+	if timeout >= 0 {
+		dl = time.Now().Add(timeout)
 	}
+	if dl != p.dl {
+		p.file.SetReadDeadline(dl)
+		p.dl = dl
+	}
+	p.waitN, p.waitE = 0, 0
+	err := p.raw.Read(p.waitFn)
+	p.sleeping.Store(0)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		p.dl = time.Time{} // the runtime has let the deadline go
+		p.file.SetReadDeadline(p.dl)
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case p.waitE != 0:
+		return 0, sys.Wrap("epoll_wait", p.waitE)
+	}
+	p.markWake(p.waitN)
+	return p.waitN, nil
+}
+
+// pollOnce is the RawConn callback: it reports true (done) when
+// epoll_wait(0) returned events or an error, false to park until the epoll
+// fd is readable.
+func (p *Poller) pollOnce(uintptr) bool {
+	n, e := p.rawWait()
+	if e == unix.EINTR {
+		return false
+	}
+	p.waitN, p.waitE = n, e
+	return n > 0 || e != 0
+}
+
+func (p *Poller) rawWait() (int, unix.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), 0
+}
+
+// markWake consumes a wake-up among the first n events.
+func (p *Poller) markWake(n int) {
 	for i := 0; i < n; i++ {
 		if p.events[i].Pad == -1 && int(p.events[i].Fd) == p.wakefd {
 			// Clear the signal before draining, so a Wake racing with us
@@ -109,6 +181,19 @@ func (p *Poller) Wait(msec int) (int, error) {
 			p.events[i].Fd = -1
 		}
 	}
+}
+
+// Poll returns the events ready now without blocking. It is a raw system
+// call: it cannot block, so the scheduler need not be told.
+func (p *Poller) Poll() (int, error) {
+	n, e := p.rawWait()
+	if e != 0 {
+		if e == unix.EINTR {
+			return 0, nil
+		}
+		return 0, sys.Wrap("epoll_wait", e)
+	}
+	p.markWake(n)
 	return n, nil
 }
 
@@ -145,9 +230,14 @@ func (p *Poller) Wake() error {
 // Close releases the epoll instance and the eventfd.
 func (p *Poller) Close() error {
 	err1 := unix.Close(p.wakefd)
-	err2 := unix.Close(p.epfd)
+	var err2 error
+	if p.file != nil {
+		err2 = p.file.Close() // deregisters from the runtime, then closes epfd
+	} else {
+		err2 = sys.Wrap("close", unix.Close(p.epfd))
+	}
 	if err1 != nil {
 		return sys.Wrap("close", err1)
 	}
-	return sys.Wrap("close", err2)
+	return err2
 }

@@ -2,7 +2,11 @@
 
 package poller
 
-import "github.com/epollnet/epollnet/internal/sys"
+import (
+	"time"
+
+	"github.com/epollnet/epollnet/internal/sys"
+)
 
 // Poller is unavailable off Linux; New always fails.
 type Poller struct{}
@@ -23,7 +27,10 @@ func (p *Poller) Del(fd int) error { return sys.ErrUnsupported }
 func (p *Poller) PrepareSleep() {}
 
 // Wait is never reached off Linux.
-func (p *Poller) Wait(msec int) (int, error) { return 0, sys.ErrUnsupported }
+func (p *Poller) Wait(timeout time.Duration) (int, error) { return 0, sys.ErrUnsupported }
+
+// Poll is never reached off Linux.
+func (p *Poller) Poll() (int, error) { return 0, sys.ErrUnsupported }
 
 // Event is never reached off Linux.
 func (p *Poller) Event(i int) (Tag, Events) { return Tag{FD: -1}, 0 }
