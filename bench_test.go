@@ -5,7 +5,6 @@ package epollnet
 import (
 	"io"
 	"net"
-	"os"
 	"testing"
 )
 
@@ -13,7 +12,7 @@ import (
 // echo server on one loop. Allocations are counted process-wide, so the
 // engine's share must be zero for the benchmark to report 0 allocs/op.
 func benchEcho(b *testing.B, size int, tracer func(*TraceEvent)) {
-	e, err := New(Options{Loops: 1, Tracer: tracer, LockOSThread: os.Getenv("LOCK") != ""})
+	e, err := New(Options{Loops: 1, Tracer: tracer})
 	if err != nil {
 		b.Fatal(err)
 	}
