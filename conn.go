@@ -69,6 +69,7 @@ type Conn struct {
 	in          []byte // bytes the handler left unconsumed
 	inBox       *[]byte
 	readEOF     bool
+	peerFirst   bool // the peer's FIN came before any local close
 	paused      bool
 	parked      bool // deregistered while paused with ERR/HUP pending
 	wantOut     bool

@@ -4,7 +4,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/poller"
 	"github.com/epollnet/epollnet/internal/sys"
 )
 
@@ -138,8 +137,10 @@ func (l *loop) lingerCheckOutQueue(c *Conn) {
 	l.armDeadline(c)
 }
 
-// lingerRead discards input during a lingering close until EOF or error.
-func (l *loop) lingerRead(c *Conn) {
+// discardRead reads and drops input once Close was called. At the peer's
+// FIN a lingering close is complete; before the flush is done, the FIN only
+// ends reading. An error means the peer is gone: close at once.
+func (l *loop) discardRead(c *Conn) {
 	for i := 0; i < 16; i++ {
 		n, err := sys.Read(c.fd, l.buf)
 		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
@@ -148,10 +149,15 @@ func (l *loop) lingerRead(c *Conn) {
 			continue
 		case err == syscall.EAGAIN:
 			return
-		default: // EOF or error: the peer is done
+		case err != nil:
+			l.closeNow(c, readError(err))
+		case c.lingering:
 			l.closeNow(c, c.closeWhy)
-			return
+		default:
+			c.readEOF = true
+			l.updateInterest(c)
 		}
+		return
 	}
 }
 
@@ -187,7 +193,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 		l.stats.registered.Add(-1)
 	}
 	sys.Close(c.fd)
-	if why == nil && c.readEOF {
+	if why == nil && c.peerFirst {
 		why = ErrPeerClosed
 	}
 	l.trace(TraceClose, c.fd, c, 0, 0, 0, why)
@@ -270,6 +276,3 @@ func (l *loop) connDeadline(c *Conn) {
 		l.armDeadline(c)
 	}
 }
-
-// interestFor is used by tests to observe the registration.
-func (c *Conn) interestFor() poller.Events { return c.interest }

@@ -29,8 +29,8 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 		return
 	}
 	switch {
-	case c.lingering:
-		l.lingerRead(c)
+	case c.closing:
+		l.discardRead(c) // Close was called: the handler wants no more data
 	case c.paused:
 		// ERR and HUP cannot be masked, and under level-triggering they
 		// would be reported on every wait while reads are paused. Park the
@@ -132,6 +132,7 @@ func (c *Conn) releaseIn() {
 
 func (l *loop) onEOF(c *Conn) {
 	c.readEOF = true
+	c.peerFirst = true
 	l.updateInterest(c) // a socket at EOF stays readable forever under LT
 	c.h.OnReadEOF(c)
 	if c.shutDone && c.state == stateOpen && !c.closing {
@@ -209,7 +210,7 @@ func (l *loop) updateInterest(c *Conn) {
 		return
 	}
 	var want poller.Events
-	if c.lingering || (!c.paused && !c.readEOF) {
+	if !c.readEOF && (c.closing || !c.paused) {
 		want = poller.Readable | poller.ReadHangup
 	}
 	if c.wantOut {

@@ -322,6 +322,15 @@ func (e *Engine) checkDrained() {
 	e.drainOne.Do(func() { close(e.drained) })
 }
 
+// Err reports why a loop stopped on its own, or nil. epoll_wait fails only
+// with EBADF, EFAULT or EINVAL, so a non-nil Err means a broken invariant;
+// that loop's connections were aborted with the error.
+func (e *Engine) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.loopErr
+}
+
 func (e *Engine) loopFailed(l *loop, err error) {
 	e.mu.Lock()
 	e.loopErr = fmt.Errorf("epollnet: loop %d: %w", l.id, err)
