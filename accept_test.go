@@ -6,11 +6,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -319,4 +322,43 @@ func TestAcceptEMFILEDoesNotSpin(t *testing.T) {
 	if cpuMS > 150 {
 		t.Fatalf("loop used %d ms CPU in 300 ms while descriptors were exhausted", cpuMS)
 	}
+}
+
+func TestAcceptPauseIsLoggedOncePerSecond(t *testing.T) {
+	var calls atomic.Int32
+	real := sys.Accept4Func
+	sys.Accept4Func = func(fd, flags int) (int, unix.Sockaddr, error) {
+		if calls.Add(1) <= 5 {
+			return -1, nil, unix.EMFILE
+		}
+		return real(fd, flags)
+	}
+	t.Cleanup(func() { sys.Accept4Func = real })
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	e := newEngine(t, Options{Loops: 1, AcceptRetryDelay: 5 * time.Millisecond, Logger: logger})
+	r := newRecorder()
+	ln := listen(t, e, r, nil)
+	dialTCP(t, ln)
+	recv(t, r.opened, "OnOpen after five EMFILE pauses")
+	if st := e.Stats().Total; st.AcceptPauses != 5 {
+		t.Fatalf("AcceptPauses %d, want 5", st.AcceptPauses)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "listener paused"); n != 1 {
+		t.Fatalf("%d log records for 5 pauses within a second, want 1:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (lw *lockedWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(p)
 }

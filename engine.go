@@ -335,6 +335,9 @@ func (e *Engine) loopFailed(l *loop, err error) {
 	e.mu.Lock()
 	e.loopErr = fmt.Errorf("epollnet: loop %d: %w", l.id, err)
 	e.mu.Unlock()
+	if e.opts.Logger != nil {
+		e.opts.Logger.Error("epollnet: event loop failed; its connections were aborted", "loop", l.id, "err", err)
+	}
 }
 
 // onLoopGoroutine reports whether the caller runs on one of the loops, where

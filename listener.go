@@ -1,7 +1,9 @@
 package epollnet
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -248,6 +250,9 @@ func (l *loop) pauseListener(lh *lnHandle) {
 	}
 	lh.paused = true
 	l.stats.acceptPauses.Add(1)
+	l.logRare("epollnet: listener paused: accept4 is out of resources; the connection stays queued",
+		slog.Int("loop", l.id), slog.String("addr", lh.ln.addr.String()),
+		slog.Duration("retry", l.opts.AcceptRetryDelay))
 	lh.timer.lh = lh
 	l.timers.schedule(&lh.timer, l.now+durNanos(l.opts.AcceptRetryDelay))
 }
@@ -272,6 +277,16 @@ func (l *loop) rearmPausedListeners() {
 			l.resumeListener(lh)
 		}
 	}
+}
+
+// logRare logs to Options.Logger at most once a second per loop, so an
+// EMFILE storm cannot flood the log.
+func (l *loop) logRare(msg string, attrs ...slog.Attr) {
+	if l.opts.Logger == nil || l.now < l.nextLog {
+		return
+	}
+	l.nextLog = l.now + int64(time.Second)
+	l.opts.Logger.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 }
 
 func (l *loop) reportAcceptError(err error) {

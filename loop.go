@@ -74,6 +74,8 @@ type loop struct {
 	lhs    []*lnHandle
 	conns  int // open connections, loop-owned
 	stop   bool
+	// nextLog is when logRare may log again.
+	nextLog int64
 
 	mu      sync.Mutex
 	tasks   []task
@@ -352,6 +354,7 @@ func (l *loop) open(c *Conn) error {
 }
 
 func (l *loop) shutdownConns() {
+	l.failResolving(ErrEngineShutdown) // dials without a descriptor yet
 	for i := range l.fds {
 		c := l.fds[i].conn
 		switch {
@@ -367,6 +370,7 @@ func (l *loop) shutdownConns() {
 }
 
 func (l *loop) abortAll(reason error) {
+	l.failResolving(reason)
 	for i := range l.fds {
 		if c := l.fds[i].conn; c != nil {
 			l.abort(c, reason)

@@ -2,6 +2,7 @@ package epollnet
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"time"
 )
@@ -103,6 +104,12 @@ type Options struct {
 
 	// LockOSThread wires each loop goroutine to its own OS thread.
 	LockOSThread bool
+
+	// Logger, if set, receives the rare events worth an operator's
+	// attention: a listener paused because accept4 ran out of descriptors
+	// or memory (at most one record per loop per second), a loop that
+	// failed. epollnet logs nothing by default.
+	Logger *slog.Logger
 
 	// Tracer, if set, receives one TraceEvent per system call result and
 	// readiness transition: socket, connect, epoll_ctl, epoll_wait events,
