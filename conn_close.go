@@ -52,6 +52,9 @@ func (l *loop) resume(c *Conn) {
 		return
 	}
 	c.paused = false
+	if c.state == stateConnecting {
+		return // connected() applies the flag; a Unix dial in backoff stays parked
+	}
 	if len(c.in) > 0 && !c.closing {
 		l.deliver(c, nil)
 		if c.state != stateOpen || c.paused {

@@ -206,8 +206,8 @@ func (l *loop) flush(c *Conn) {
 // updateInterest syncs the epoll registration with what the connection
 // waits for. EPOLLOUT is requested only while output is pending.
 func (l *loop) updateInterest(c *Conn) {
-	if c.parked || c.state == stateClosed {
-		return
+	if c.parked || c.state != stateOpen {
+		return // a connecting socket gets its interest in connected()
 	}
 	var want poller.Events
 	if !c.readEOF && (c.closing || !c.paused) {

@@ -2,343 +2,310 @@ package epollnet
 
 import (
 	"context"
-	"errors"
 	"net"
-	"syscall"
+	"net/netip"
 	"time"
-
-	"github.com/epollnet/epollnet/internal/poller"
-	"github.com/epollnet/epollnet/internal/sys"
 )
 
 // DialConfig configures one dial. A nil *DialConfig means defaults.
 type DialConfig struct {
 	// Timeout bounds the whole dial, name resolution included; the loop's
 	// timer closes the socket when it passes, because the kernel alone
-	// waits about 134 s on a blackholed address (KERNEL.md §2.3).
+	// waits about 134 s on a blackholed address (KERNEL.md §2.3, §3.3).
+	// The dial then fails with a net.Error whose Timeout reports true.
 	// Default: 10 s.
 	Timeout time.Duration
 
-	// LocalAddr is the local address to bind before connecting (a
-	// *net.TCPAddr). With port 0 the port is chosen at connect time
-	// (IP_BIND_ADDRESS_NO_PORT), so several source addresses in
-	// 127.0.0.0/8 carry more than 64k connections to one server port.
+	// LocalAddr is the local address to bind before connecting: a
+	// *net.TCPAddr for TCP, a *net.UnixAddr for Unix sockets. With TCP port
+	// 0 the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT), per
+	// destination, so several source addresses in 127.0.0.0/8 carry more
+	// than 64k connections to one server port. Default: none, the kernel
+	// picks the source address and port.
 	LocalAddr net.Addr
 
-	// KeepAlive enables TCP keepalive with this idle time and interval.
-	// Default: 0, off.
+	// KeepAlive enables TCP keepalive with this idle time and interval,
+	// rounded up to whole seconds. Default: 0, off.
 	KeepAlive time.Duration
 
-	// FastOpen sets TCP_FASTOPEN_CONNECT: with a cached cookie the SYN
-	// carries the first write.
+	// FastOpen sets TCP_FASTOPEN_CONNECT. Once the kernel holds a cookie
+	// for the server, connect() returns 0 while the socket is still in
+	// SYN_SENT and the SYN leaves with the first write, carrying its data
+	// (KERNEL.md C1, §2.1). OnOpen therefore runs before the server was
+	// reached: use it only for protocols where the client speaks first, and
+	// expect a refused or unreachable server to show up as the close reason
+	// of the open connection rather than as a dial error. Without a cookie
+	// the dial is an ordinary one, which obtains a cookie.
 	FastOpen bool
+
+	// Socket, if set, creates the socket in place of socket(2). A socket
+	// belongs for life to the network namespace of the thread that created
+	// it, so this is how a connection is dialed inside another namespace
+	// (see internal/nettest's NS.Socket); it is also the place to set
+	// options that must precede connect, such as TCP_SYNCNT,
+	// TCP_USER_TIMEOUT or SO_MARK. It is called on the loop goroutine, so
+	// it must be quick. The engine owns the descriptor it returns, makes it
+	// non-blocking and close-on-exec, and closes it on failure.
+	// Default: socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto).
+	Socket func(family, sotype, proto int) (fd int, err error)
 }
 
-var errDialTimeout = &timeoutError{"epollnet: dial timeout"}
+const defaultDialTimeout = 10 * time.Second
+
+// dialTarget is a hostname waiting for resolution.
+type dialTarget struct {
+	host string
+	port int
+}
 
 // DialAsync starts a non-blocking connect and returns at once. The result
 // arrives on the connection's loop: OnOpen when connected, or OnClose with
-// the dial error, never both and never inside this call. Writes made before
-// the connection opens are buffered and sent once it does. Hostnames are
-// resolved on a separate goroutine, never on a loop. Errors returned here
-// are only for invalid arguments and a closed engine.
+// the dial error (see Classify), never both and never inside this call,
+// even when connect() failed at once. Writes made before the connection
+// opens are buffered and sent once it does. Hostnames are resolved on a
+// separate goroutine, never on a loop. Errors returned here are only for
+// invalid arguments and a closed engine. It is safe from any goroutine,
+// handlers included.
 func (e *Engine) DialAsync(network, address string, h Handler, cfg *DialConfig) (*Conn, error) {
-	c, host, port, err := e.prepareDial(network, address, h, cfg)
+	c, tgt, err := e.prepareDial(network, address, h, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if c.dialAddr != nil || network == "unix" {
-		c.loop.enqueue(task{kind: taskDial, c: c})
-		return c, nil
-	}
-	go e.resolve(c, host, port)
+	c.loop.startDialing(context.Background(), c, tgt)
 	return c, nil
 }
 
 // Dial connects and waits for the result, or for ctx. The connection's
-// OnOpen has run on its loop when Dial returns it. Dial must not be called
-// from a handler (it would wait for its own loop): use DialAsync there.
+// OnOpen has run on its loop when Dial returns it; when a started dial
+// fails, OnClose has run with the error Dial returns. Canceling ctx closes the socket and the
+// dial fails with an error matching context.Canceled (or, for a context
+// deadline, a timeout). Dial must not be called from a handler (it would
+// wait for its own loop): use DialAsync there.
 func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, cfg *DialConfig) (*Conn, error) {
 	if e.onLoopGoroutine() {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("epollnet: blocking Dial called on an event loop goroutine; use DialAsync")}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errDialOnLoop}
 	}
-	c, host, port, err := e.prepareDial(network, address, h, cfg)
+	if err := ctx.Err(); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	c, tgt, err := e.prepareDial(network, address, h, cfg)
 	if err != nil {
 		return nil, err
 	}
 	c.dialDone = make(chan error, 1)
-	if c.dialAddr != nil || network == "unix" {
-		c.loop.enqueue(task{kind: taskDial, c: c})
-	} else {
-		go e.resolve(c, host, port)
+	c.loop.startDialing(ctx, c, tgt)
+	select {
+	case err := <-c.dialDone:
+		return dialResult(c, err)
+	case <-ctx.Done():
+		c.loop.enqueue(task{kind: taskDialCancel, c: c, err: ctx.Err()})
+	case <-c.loop.done:
 	}
 	select {
 	case err := <-c.dialDone:
-		if err != nil {
-			return nil, err
+		return dialResult(c, err) // connected before the cancellation was seen
+	case <-c.loop.done:
+		select {
+		case err := <-c.dialDone:
+			return dialResult(c, err)
+		default: // the loop stopped before it saw the dial
+			return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineShutdown}
 		}
-		return c, nil
-	case <-ctx.Done():
-		c.loop.enqueue(task{kind: taskDialCancel, c: c, err: ctx.Err()})
-		if err := <-c.dialDone; err != nil {
-			return nil, err
-		}
-		return c, nil // connected before the cancellation was seen
 	}
 }
 
-func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig) (*Conn, string, int, error) {
-	fail := func(err error) (*Conn, string, int, error) {
-		return nil, "", 0, &net.OpError{Op: "dial", Net: network, Err: err}
+func dialResult(c *Conn, err error) (*Conn, error) {
+	if err != nil {
+		return nil, err
 	}
-	if h == nil {
-		return fail(errors.New("epollnet: nil Handler"))
-	}
-	if e.closing.Load() {
-		return fail(ErrEngineClosed)
-	}
+	return c, nil
+}
+
+// prepareDial validates the arguments and creates the connecting Conn. A
+// literal address is parsed here; a hostname is returned for resolution.
+func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig) (*Conn, dialTarget, error) {
 	var dc DialConfig
 	if cfg != nil {
 		dc = *cfg
 	}
-	if dc.Timeout < 0 || dc.KeepAlive < 0 {
-		return fail(errors.New("epollnet: negative Timeout or KeepAlive in DialConfig"))
+	if isNilAddr(dc.LocalAddr) {
+		dc.LocalAddr = nil
+	}
+	fail := func(addr net.Addr, err error) (*Conn, dialTarget, error) {
+		return nil, dialTarget{}, &net.OpError{Op: "dial", Net: network, Source: dc.LocalAddr, Addr: addr, Err: err}
+	}
+	switch {
+	case h == nil:
+		return fail(nil, errNilHandler)
+	case e.closing.Load():
+		return fail(nil, ErrEngineClosed)
+	case dc.Timeout < 0 || dc.KeepAlive < 0:
+		return fail(nil, errDialConfig)
 	}
 	if dc.Timeout == 0 {
-		dc.Timeout = 10 * time.Second
+		dc.Timeout = defaultDialTimeout
 	}
-	l := e.pickLoop()
-	c := newConn(l, -1, network, h, RoleDialed)
+	raddr, tgt, err := parseDialAddr(network, address, dc.LocalAddr)
+	if err != nil {
+		return fail(raddr, err)
+	}
+	c := newConn(e.pickLoop(), -1, network, h, RoleDialed)
 	c.state = stateConnecting
 	c.dialCfg = dc
 	c.dialAt = e.clock() + durNanos(dc.Timeout)
+	c.dialAddr = raddr
+	return c, tgt, nil
+}
+
+// parseDialAddr returns the remote address of a Unix socket or a literal
+// IP, or the hostname to resolve (raddr nil).
+func parseDialAddr(network, address string, local net.Addr) (net.Addr, dialTarget, error) {
 	switch network {
 	case "unix":
-		if address == "" {
-			return fail(errors.New("epollnet: empty Unix socket path"))
+		if _, ok := local.(*net.UnixAddr); local != nil && !ok {
+			return nil, dialTarget{}, &net.AddrError{Err: "mismatched local address type", Addr: local.String()}
 		}
-		c.dialAddr = &net.UnixAddr{Name: address, Net: "unix"}
-		return c, "", 0, nil
+		if address == "" {
+			return nil, dialTarget{}, &net.AddrError{Err: "missing address", Addr: address}
+		}
+		return &net.UnixAddr{Name: address, Net: "unix"}, dialTarget{}, nil
 	case "tcp", "tcp4", "tcp6":
 	default:
-		return fail(net.UnknownNetworkError(network))
+		return nil, dialTarget{}, net.UnknownNetworkError(network)
+	}
+	if _, ok := local.(*net.TCPAddr); local != nil && !ok {
+		return nil, dialTarget{}, &net.AddrError{Err: "mismatched local address type", Addr: local.String()}
 	}
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
-		return fail(err)
+		return nil, dialTarget{}, err
 	}
 	port, err := net.LookupPort(network, portStr)
 	if err != nil {
-		return fail(err)
+		return nil, dialTarget{}, err
 	}
-	if ip := net.ParseIP(host); ip != nil || host == "" {
-		if host == "" {
-			ip = net.IPv4(127, 0, 0, 1)
+	if host == "" { // the local system, as in Go's net
+		host = "127.0.0.1"
+		if network == "tcp6" {
+			host = "::1"
 		}
-		c.dialAddr = &net.TCPAddr{IP: ip, Port: port}
 	}
-	return c, host, port, nil
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, dialTarget{host: host, port: port}, nil
+	}
+	raddr := &net.TCPAddr{IP: ip.AsSlice(), Port: port, Zone: ip.Zone()}
+	if !suitable(network, local, raddr.IP) {
+		return raddr, dialTarget{}, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	return raddr, dialTarget{}, nil
 }
 
-// resolve looks a hostname up off the loop, then hands the dial to it.
-func (e *Engine) resolve(c *Conn, host string, port int) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.dialCfg.Timeout)
+// suitable reports whether ip fits the network ("tcp4", "tcp6") and the
+// family of the local address to bind, if any.
+func suitable(network string, local net.Addr, ip net.IP) bool {
+	is4 := ip.To4() != nil
+	if (network == "tcp4" && !is4) || (network == "tcp6" && is4) {
+		return false
+	}
+	if la, ok := local.(*net.TCPAddr); ok && len(la.IP) > 0 && !la.IP.IsUnspecified() {
+		return (la.IP.To4() != nil) == is4
+	}
+	return true
+}
+
+// isNilAddr reports a nil address, also a typed nil pointer in the
+// interface, which would print as "<nil>" in error messages.
+func isNilAddr(a net.Addr) bool {
+	switch a := a.(type) {
+	case nil:
+		return true
+	case *net.TCPAddr:
+		return a == nil
+	case *net.UnixAddr:
+		return a == nil
+	}
+	return false
+}
+
+// startDialing hands the new connection to its loop: straight to connect
+// for an address, or through the resolver for a hostname.
+func (l *loop) startDialing(ctx context.Context, c *Conn, tgt dialTarget) {
+	if c.dialAddr != nil {
+		l.enqueue(task{kind: taskDial, c: c})
+		return
+	}
+	l.enqueue(task{kind: taskFunc, fn: func() { l.beginResolve(ctx, c, tgt) }})
+}
+
+// beginResolve runs on the loop. The dial deadline is armed first, so the
+// loop's timer heap holds the connection while it has no descriptor: the
+// deadline, Dial's cancellation and engine shutdown (failResolving) all
+// reach it there.
+func (l *loop) beginResolve(ctx context.Context, c *Conn, tgt dialTarget) {
+	if c.state != stateConnecting {
+		return
+	}
+	l.armDial(c)
+	go l.resolve(ctx, c, tgt)
+}
+
+// resolve looks a hostname up off the loop and hands the result back to
+// it. It shares nothing with the loop but immutable fields; the result
+// travels in the task. The lookup ends with Dial's context or the timeout.
+func (l *loop) resolve(ctx context.Context, c *Conn, tgt dialTarget) {
+	ctx, cancel := context.WithTimeout(ctx, c.dialCfg.Timeout)
 	defer cancel()
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	var pick net.IP
-	for _, ip := range ips {
-		if (c.network == "tcp4" && ip.IP.To4() == nil) || (c.network == "tcp6" && ip.IP.To4() != nil) {
+	raddr, err := lookupTCP(ctx, c.network, tgt, c.dialCfg.LocalAddr)
+	l.enqueue(task{kind: taskFunc, fn: func() { l.resolved(c, raddr, err) }})
+}
+
+// lookupTCP resolves tgt and picks one address: of the network's family,
+// of the local address's family, and IPv4 first for "tcp", as
+// net.ResolveTCPAddr does.
+func lookupTCP(ctx context.Context, network string, tgt dialTarget, local net.Addr) (net.Addr, error) {
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, tgt.host)
+	if err != nil {
+		return nil, err
+	}
+	var pick *net.IPAddr
+	for i := range ips {
+		if !suitable(network, local, ips[i].IP) {
 			continue
 		}
-		pick = ip.IP
-		break
+		if pick == nil || (pick.IP.To4() == nil && ips[i].IP.To4() != nil) {
+			pick = &ips[i]
+		}
 	}
-	if err == nil && pick == nil {
-		err = &net.DNSError{Err: "no suitable address", Name: host, IsNotFound: true}
+	if pick == nil {
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: tgt.host}
 	}
-	if err == nil {
-		c.dialAddr = &net.TCPAddr{IP: pick, Port: port}
-	} else {
-		c.dialAddr = &net.TCPAddr{Port: port}
-		c.resolveErr = err
-	}
-	c.loop.enqueue(task{kind: taskDial, c: c})
+	return &net.TCPAddr{IP: pick.IP, Port: tgt.port, Zone: pick.Zone}, nil
 }
 
-// startDial runs on the loop: socket, options, bind, connect. Every outcome,
-// even an error connect() returned at once, is delivered from here, a loop
-// turn after the caller's call (libuv's delayed_error).
-func (l *loop) startDial(c *Conn) {
+func (l *loop) resolved(c *Conn, raddr net.Addr, err error) {
 	if c.state != stateConnecting {
-		return // canceled while resolving
+		return // failed meanwhile: deadline, cancellation or shutdown
 	}
-	if c.resolveErr != nil {
-		l.dialFailed(c, c.resolveErr)
-		return
-	}
-	if l.stop || l.eng.closing.Load() {
-		l.dialFailed(c, ErrEngineShutdown)
-		return
-	}
-	fd, err := sys.Socket(sys.Family(c.dialAddr), sys.SOCK_STREAM, 0)
-	l.trace(TraceSocket, fd, c, 0, 0, 0, err)
-	if err != nil {
-		l.dialFailed(c, sys.Wrap("socket", err))
-		return
-	}
-	c.mu.Lock()
-	c.fd = fd
-	c.mu.Unlock()
-	if err := l.configureDial(c); err != nil {
-		l.dialFailed(c, err)
-		return
-	}
-	gen, err := l.register(fd, c, nil, poller.Writable)
 	if err != nil {
 		l.dialFailed(c, err)
 		return
 	}
-	c.gen = gen
-	c.interest = poller.Writable
-	l.armDeadline(c)
-	l.connect(c)
+	c.dialAddr = raddr
+	l.startDial(c)
 }
 
-func (l *loop) configureDial(c *Conn) error {
-	if c.network == "unix" {
-		return nil
-	}
-	if !l.opts.TCPNagle {
-		sys.SetNoDelay(c.fd, true)
-	}
-	cfg := &c.dialCfg
-	if cfg.KeepAlive > 0 {
-		secs := max(int(cfg.KeepAlive/time.Second), 1)
-		if err := sys.SetKeepAlive(c.fd, secs, secs); err != nil {
-			return sys.Wrap("setsockopt", err)
+// failResolving fails the dials still waiting for name resolution. They
+// have no descriptor, so only the timer heap knows them (beginResolve).
+// Engine shutdown calls it; the resolver's late answer is then ignored.
+func (l *loop) failResolving(reason error) {
+	var waiting []*Conn
+	for _, te := range l.timers {
+		if c := te.c; c != nil && c.state == stateConnecting && c.fd < 0 {
+			waiting = append(waiting, c)
 		}
 	}
-	if cfg.FastOpen {
-		if err := sys.SetFastOpenConnect(c.fd); err != nil {
-			return sys.Wrap("setsockopt", err)
-		}
-	}
-	if cfg.LocalAddr != nil {
-		if a, ok := cfg.LocalAddr.(*net.TCPAddr); ok && a.Port == 0 && a.IP.To4() != nil {
-			sys.SetBindAddressNoPort(c.fd)
-		}
-		if err := sys.Bind(c.fd, cfg.LocalAddr); err != nil {
-			return sys.Wrap("bind", err)
-		}
-	}
-	return nil
-}
-
-// connect calls connect(2) and acts on its result (KERNEL.md §3.1):
-// 0 connected (AF_UNIX, TCP Fast Open), EINPROGRESS wait for an event,
-// EAGAIN on AF_UNIX a full backlog with no event to come, so retry.
-func (l *loop) connect(c *Conn) {
-	err := sys.Connect(c.fd, c.dialAddr)
-	l.trace(TraceConnect, c.fd, c, 0, 0, 0, err)
-	switch {
-	case err == nil:
-		l.connected(c)
-	case err == syscall.EINPROGRESS:
-	case err == syscall.EAGAIN && c.network == "unix":
-		c.unixRetry = min(max(2*c.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
-		c.retryAt = l.now + c.unixRetry
-		l.armDeadline(c)
-	default:
-		l.dialFailed(c, sys.Wrap("connect", err))
-	}
-}
-
-// connectEvent handles any event on a connecting socket: EPOLLOUT,
-// EPOLLERR or EPOLLHUP. EPOLLOUT alone is not success (a refused connect
-// reports it too) and an ICMP reject reports EPOLLERR alone, so read
-// SO_ERROR exactly once, because reading clears it (KERNEL.md §3.2).
-func (l *loop) connectEvent(c *Conn, ev poller.Events) {
-	soerr, err := sys.SocketError(c.fd)
-	l.trace(TraceSOError, c.fd, c, 0, 0, 0, errnoOrNil(soerr))
-	if err != nil {
-		l.dialFailed(c, sys.Wrap("getsockopt", err))
-		return
-	}
-	if soerr != 0 {
-		l.dialFailed(c, sys.Wrap("connect", soerr))
-		return
-	}
-	if _, err := sys.PeerAddr(c.fd); err != nil {
-		if err == syscall.ENOTCONN && ev&poller.Hangup == 0 {
-			return // spurious: still in SYN_SENT
-		}
-		l.dialFailed(c, sys.Wrap("getpeername", err))
-		return
-	}
-	l.connected(c)
-}
-
-// connected turns a connecting socket into an open connection.
-func (l *loop) connected(c *Conn) {
-	c.remote = c.dialAddr
-	c.state = stateOpen
-	c.mu.Lock()
-	c.ready = true
-	pending := c.outLen > 0
-	c.mu.Unlock()
-	c.wantOut = pending
-	l.updateInterest(c)
-	if c.state != stateOpen {
-		return
-	}
-	c.lastRead, c.lastActive = l.now, l.now
-	l.conns++
-	l.nconns.Add(1)
-	l.stats.opened.Add(1)
-	l.stats.dialed.Add(1)
-	l.armDeadline(c)
-	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
-	c.h.OnOpen(c)
-	if c.dialDone != nil {
-		c.dialDone <- nil
-	}
-}
-
-// dialFailed reports a failed dial once, through OnClose and to a waiting
-// Dial, as a *net.OpError that names the address and the system call.
-func (l *loop) dialFailed(c *Conn, err error) {
-	if c.state == stateClosed {
-		return
-	}
-	l.stats.dialFailed.Add(1)
-	var src net.Addr
-	if c.fd >= 0 {
-		src, _ = sys.LocalAddr(c.fd)
-	}
-	operr := &net.OpError{Op: "dial", Net: c.network, Source: src, Addr: c.dialAddr, Err: err}
-	if c.fd < 0 {
-		c.state = stateClosed
-		c.markWriteClosed()
-		c.h.OnClose(c, operr)
-	} else {
-		l.closeNow(c, operr)
-	}
-	if c.dialDone != nil {
-		c.dialDone <- operr
-	}
-}
-
-// dialDeadline runs when a connecting socket's timer fires.
-func (l *loop) dialDeadline(c *Conn) {
-	switch {
-	case l.now >= c.dialAt:
-		l.traceDetail(TraceTimer, c.fd, c, 0, "dial-timeout", nil)
-		l.dialFailed(c, errDialTimeout)
-	case c.retryAt != 0 && l.now >= c.retryAt:
-		c.retryAt = 0
-		l.armDeadline(c)
-		l.connect(c)
-	default:
-		l.armDeadline(c)
+	for _, c := range waiting {
+		l.dialFailed(c, reason)
 	}
 }

@@ -158,6 +158,9 @@ func (l *loop) addListener(lh *lnHandle) {
 		l.closeListenerFD(lh)
 		return
 	}
+	// listen() ran in Engine.Listen; the record is emitted here, on the loop
+	// that serves the socket, just before it is registered.
+	l.trace(TraceListen, lh.fd, nil, RoleListener, 0, lh.ln.cfg.Backlog, nil)
 	gen, err := l.register(lh.fd, nil, lh, poller.Readable)
 	if err != nil {
 		l.reportAcceptError(err)
@@ -167,7 +170,6 @@ func (l *loop) addListener(lh *lnHandle) {
 	}
 	lh.gen = gen
 	l.lhs = append(l.lhs, lh)
-	l.trace(TraceListen, lh.fd, nil, RoleListener, 0, lh.ln.cfg.Backlog, nil)
 }
 
 func (l *loop) removeListener(lh *lnHandle) {

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errClosed is returned by NS methods called after the test's cleanup closed
-// the namespace handle.
+// errClosed is returned by NS methods called after Close (for NewNS, after
+// the test's cleanup).
 var errClosed = errors.New("nettest: network namespace already closed")
 
 // NS is a private network namespace with only the loopback interface, which is
@@ -25,12 +25,13 @@ var errClosed = errors.New("nettest: network namespace already closed")
 // can reach it.
 //
 // The fixture holds the namespace through an nsfs file descriptor and one
-// nftables netlink socket. Both are closed by the test's cleanup; the kernel
-// frees the namespace once the sockets created inside it are closed too.
+// nftables netlink socket. Both are closed by Close (by the test's cleanup
+// for NewNS); the kernel frees the namespace once the sockets created inside
+// it are closed too.
 //
 // All methods are safe for concurrent use.
 type NS struct {
-	tb testing.TB
+	tb testing.TB // set by NewNS: undo failures are reported to the test
 
 	// mu guards the handles below and serialises nftables batches: the
 	// nftables.Conn buffers messages per connection, so two rule changes
@@ -58,9 +59,9 @@ func NeedRoot(t testing.TB) {
 		t.Skipf("nettest: needs root to create a network namespace (euid %d)", os.Geteuid())
 	}
 	probeOnce.Do(func() {
-		ns, err := newNS()
+		ns, err := New()
 		if err == nil {
-			err = ns.close()
+			err = ns.Close()
 		}
 		probeErr = err
 	})
@@ -73,29 +74,34 @@ func NeedRoot(t testing.TB) {
 // nftables table (inet epollnet_test, chain input, policy accept) in it. It
 // skips the test through NeedRoot when that is impossible, fails it on any
 // other error, and registers a t.Cleanup that closes every handle the
-// fixture opened.
+// fixture opened. Rule undo functions report failures with t.Errorf.
 //
 // Sockets the test created inside the namespace keep it alive until they are
 // closed; the test must close them (usually in its own t.Cleanup).
 func NewNS(t testing.TB) *NS {
 	t.Helper()
 	NeedRoot(t)
-	ns, err := newNS()
+	ns, err := New()
 	if err != nil {
 		t.Fatalf("nettest: %v", err)
 	}
 	ns.tb = t
 	t.Cleanup(func() {
-		if err := ns.close(); err != nil {
+		if err := ns.Close(); err != nil {
 			t.Errorf("nettest: closing namespace: %v", err)
 		}
 	})
 	return ns
 }
 
-// newNS creates the namespace and its nftables table without a testing.TB,
-// so that NeedRoot can probe with it.
-func newNS() (_ *NS, err error) {
+// New creates a private network namespace with loopback up and an empty
+// nftables table in it, for programs rather than tests (the epollnet CLI's
+// trace scenarios). It needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and a
+// kernel with network namespaces and nf_tables; otherwise it returns the
+// error of the step that failed, such as unshare's EPERM. The caller must
+// Close the NS. Rule undo functions ignore failures: the rules go with the
+// namespace anyway.
+func New() (_ *NS, err error) {
 	fd, err := unshareNetNS()
 	if err != nil {
 		return nil, err
@@ -103,7 +109,7 @@ func newNS() (_ *NS, err error) {
 	ns := &NS{fd: fd}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, ns.close())
+			err = errors.Join(err, ns.Close())
 		}
 	}()
 	if err := ns.setupNftables(); err != nil {
@@ -300,9 +306,11 @@ func sysctlPath(name string) (string, error) {
 	return "/proc/sys/" + rel, nil
 }
 
-// close releases the nftables socket and the namespace handle. It is
-// idempotent.
-func (ns *NS) close() error {
+// Close releases the nftables socket and the namespace handle; the kernel
+// frees the namespace once the sockets created inside it are closed too. It
+// is idempotent, and methods called afterwards fail (undo functions do
+// nothing).
+func (ns *NS) Close() error {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	if ns.fd < 0 {

@@ -1,0 +1,23 @@
+// Command epollnet shows what epoll and the kernel really do for
+// non-blocking sockets, using the epollnet engine.
+//
+//	epollnet trace                       # a TCP handshake, request and close, as a sequence diagram
+//	epollnet trace --scenario ack-dropped # where the design note's diagram is wrong
+//	epollnet trace --list                 # every scenario
+//	epollnet help trace                   # every flag
+//
+// See docs/trace.md for the output formats.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,291 @@
+package epollnet
+
+// The loop side of dialing: socket, connect, the first event, and the
+// outcome. Everything here runs on the connection's loop goroutine.
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/epollnet/epollnet/internal/poller"
+	"github.com/epollnet/epollnet/internal/sys"
+)
+
+// startDial runs on the loop: socket, options, bind, registration, connect.
+// Every outcome, even an error connect() returned at once, is delivered
+// from here, a loop turn after the caller's call (libuv's delayed_error).
+func (l *loop) startDial(c *Conn) {
+	if c.state != stateConnecting {
+		return // canceled or timed out before its turn
+	}
+	if l.stop || l.eng.closing.Load() {
+		l.dialFailed(c, ErrEngineShutdown)
+		return
+	}
+	fd, err := l.dialSocket(c)
+	if err != nil {
+		l.dialFailed(c, err)
+		return
+	}
+	c.mu.Lock()
+	c.fd = fd
+	c.mu.Unlock()
+	if err := l.configureDial(c); err != nil {
+		l.dialFailed(c, err)
+		return
+	}
+	// Registering before connect is safe: epoll_wait re-polls a socket
+	// before reporting it, so the readiness of the fresh socket (HUP|OUT)
+	// is never reported once connect changed its state.
+	gen, err := l.register(fd, c, nil, poller.Writable)
+	if err != nil {
+		l.dialFailed(c, err)
+		return
+	}
+	c.gen = gen
+	c.interest = poller.Writable
+	l.armDial(c)
+	l.connect(c)
+}
+
+// dialSocket creates the socket, by DialConfig.Socket if set. SOCK_NONBLOCK
+// and SOCK_CLOEXEC are set atomically by default (KERNEL.md §3.1), and
+// enforced on a socket the caller made.
+func (l *loop) dialSocket(c *Conn) (int, error) {
+	family := sys.Family(c.dialAddr)
+	mk := c.dialCfg.Socket
+	if mk == nil {
+		fd, err := sys.Socket(family, sys.SOCK_STREAM, 0)
+		l.trace(TraceSocket, fd, c, 0, 0, 0, err)
+		return fd, sys.Wrap("socket", err)
+	}
+	fd, err := mk(family, sys.SOCK_STREAM, 0)
+	l.trace(TraceSocket, fd, c, 0, 0, 0, err)
+	if err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) && !errors.As(err, new(*os.SyscallError)) {
+			err = sys.Wrap("socket", errno)
+		}
+		return -1, err
+	}
+	if err := sys.SetNonblock(fd); err != nil { // already wrapped as "fcntl"
+		sys.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// configureDial sets the socket options and binds LocalAddr. TCP_NODELAY
+// is on unless Options.TCPNagle, as in Go's net package.
+func (l *loop) configureDial(c *Conn) error {
+	cfg := &c.dialCfg
+	if c.network != "unix" {
+		if !l.opts.TCPNagle {
+			sys.SetNoDelay(c.fd, true)
+		}
+		if cfg.KeepAlive > 0 {
+			secs := int((cfg.KeepAlive + time.Second - 1) / time.Second)
+			if err := sys.SetKeepAlive(c.fd, secs, secs); err != nil {
+				return sys.Wrap("setsockopt", err)
+			}
+		}
+		if cfg.FastOpen {
+			if err := sys.SetFastOpenConnect(c.fd); err != nil {
+				return sys.Wrap("setsockopt", err)
+			}
+		}
+		if a, ok := cfg.LocalAddr.(*net.TCPAddr); ok && a.Port == 0 {
+			// Best effort: without it bind reserves a port for every
+			// destination, and the range runs out 64k times sooner.
+			sys.SetBindAddressNoPort(c.fd)
+		}
+	}
+	if cfg.LocalAddr != nil {
+		if err := sys.Bind(c.fd, cfg.LocalAddr); err != nil {
+			return sys.Wrap("bind", err)
+		}
+	}
+	return nil
+}
+
+// connect calls connect(2) and acts on its result (KERNEL.md §3.1):
+// 0 is connected (AF_UNIX, or TCP Fast Open with a cookie); EINPROGRESS
+// waits for any event; EAGAIN on AF_UNIX is a full backlog with no event to
+// come; anything else fails the dial.
+func (l *loop) connect(c *Conn) {
+	err := sys.Connect(c.fd, c.dialAddr)
+	l.trace(TraceConnect, c.fd, c, 0, 0, 0, err)
+	switch {
+	case err == nil:
+		l.connected(c)
+	case err == syscall.EINPROGRESS || err == syscall.EALREADY:
+	case err == syscall.EAGAIN && c.network == "unix":
+		l.unixBacklogFull(c)
+	default:
+		l.dialFailed(c, sys.Wrap("connect", err))
+	}
+}
+
+// unixBacklogFull handles EAGAIN from an AF_UNIX connect: the listener's
+// backlog is full. It is not "in progress": no completion event ever
+// comes, and the still unconnected socket reports OUT|HUP for ever, which
+// level-triggered epoll would repeat on every wait (KERNEL.md §2.7). So the
+// descriptor leaves epoll (parked, still in the loop's table, so shutdown
+// finds it) and connect is retried on the loop's timer, backing off from
+// 1 ms to 100 ms, until it returns 0 or the dial deadline passes.
+func (l *loop) unixBacklogFull(c *Conn) {
+	if !c.parked {
+		l.park(c)
+	}
+	c.unixRetry = min(max(2*c.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
+	c.retryAt = l.now + c.unixRetry
+	l.armDial(c)
+}
+
+// connectEvent handles any event on a connecting socket: EPOLLOUT,
+// EPOLLERR or EPOLLHUP. EPOLLOUT is not success (a refused connect reports
+// IN|OUT|ERR|HUP too) and an ICMP reject reports EPOLLERR alone, so every
+// event reads SO_ERROR, once, because reading clears it (KERNEL.md §3.2).
+// A zero SO_ERROR is confirmed with getpeername.
+func (l *loop) connectEvent(c *Conn, ev poller.Events) {
+	soerr, err := sys.SocketError(c.fd)
+	l.trace(TraceSOError, c.fd, c, 0, 0, 0, errnoOrNil(soerr))
+	if err != nil {
+		l.dialFailed(c, sys.Wrap("getsockopt", err))
+		return
+	}
+	if soerr != 0 {
+		l.dialFailed(c, sys.Wrap("connect", soerr))
+		return
+	}
+	if _, err := sys.PeerAddr(c.fd); err != nil {
+		if err == syscall.ENOTCONN && ev&poller.Hangup == 0 {
+			return // spurious: still in SYN_SENT
+		}
+		l.dialFailed(c, sys.Wrap("getpeername", err))
+		return
+	}
+	l.connected(c)
+}
+
+// connected turns a connecting socket into an open connection. The
+// registration changes first, so that a failure there is still a dial
+// failure and OnOpen is never followed by a bogus close.
+func (l *loop) connected(c *Conn) {
+	c.mu.Lock()
+	pending := c.outLen > 0
+	c.mu.Unlock()
+	c.wantOut = c.wantOut || pending
+	if err := l.openInterest(c); err != nil {
+		l.dialFailed(c, err)
+		return
+	}
+	c.remote = c.dialAddr
+	c.retryAt = 0
+	c.state = stateOpen
+	c.mu.Lock()
+	c.ready = true // writes may go to the socket directly from now on
+	c.mu.Unlock()
+	c.lastRead, c.lastActive = l.now, l.now
+	l.conns++
+	l.nconns.Add(1)
+	l.stats.opened.Add(1)
+	l.stats.dialed.Add(1)
+	l.armDeadline(c) // the dial deadline gives way to idle and read timeouts
+	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
+	c.h.OnOpen(c)
+	if c.dialDone != nil {
+		c.dialDone <- nil
+	}
+}
+
+// openInterest registers an open connection's interest: input unless
+// paused, output if writes are pending. A parked Unix socket is re-added.
+func (l *loop) openInterest(c *Conn) error {
+	var want poller.Events
+	if !c.paused {
+		want = poller.Readable | poller.ReadHangup
+	}
+	if c.wantOut {
+		want |= poller.Writable
+	}
+	switch {
+	case c.parked:
+		err := l.p.Add(c.fd, c.gen, want)
+		l.traceCtl("add", c.fd, c, 0, want, err)
+		if err != nil {
+			return err
+		}
+		c.parked = false
+	case want != c.interest:
+		err := l.p.Mod(c.fd, c.gen, want)
+		l.traceCtl("mod", c.fd, c, 0, want, err)
+		if err != nil {
+			return err
+		}
+	}
+	c.interest = want
+	return nil
+}
+
+// dialFailed reports a failed dial once, through OnClose and to a waiting
+// Dial, as a *net.OpError that names the address and the system call. The
+// socket, if any, is deregistered and closed first (KERNEL.md §3.4: a
+// failed socket is never reused).
+func (l *loop) dialFailed(c *Conn, err error) {
+	if c.state != stateConnecting {
+		return
+	}
+	l.stats.dialFailed.Add(1)
+	operr := &net.OpError{Op: "dial", Net: c.network, Source: c.dialCfg.LocalAddr, Addr: c.dialAddr, Err: err}
+	if c.fd >= 0 {
+		l.closeNow(c, operr)
+	} else {
+		l.timers.remove(&c.timer)
+		c.state = stateClosed
+		c.mu.Lock()
+		c.wclosed, c.closeReq, c.fdClosed = true, true, true
+		clear(c.out)
+		c.out, c.outLen = nil, 0
+		c.mu.Unlock()
+		l.trace(TraceClose, -1, c, 0, 0, 0, operr)
+		c.h.OnClose(c, operr)
+	}
+	if c.dialDone != nil {
+		c.dialDone <- operr
+	}
+}
+
+// dialDeadline runs when a connecting socket's timer fires: the dial
+// deadline, or a Unix connect retry. Any other firing (an idle or read
+// deadline armed by a Conn method meanwhile) re-arms the dial timer, so
+// every firing makes progress.
+func (l *loop) dialDeadline(c *Conn) {
+	switch {
+	case l.now >= c.dialAt:
+		l.traceDetail(TraceTimer, c.fd, c, 0, "dial-timeout", nil)
+		l.dialFailed(c, errDialTimeout)
+	case c.retryAt != 0 && l.now >= c.retryAt:
+		c.retryAt = 0
+		l.armDial(c)
+		l.connect(c)
+	default:
+		l.armDial(c)
+	}
+}
+
+// armDial keeps a connecting socket's timer at its dial deadline or its
+// next Unix retry, whichever comes first. Idle, read and linger clocks
+// start when the connection opens (connected calls armDeadline): counted
+// from zero now they would lie in the past, and a timer re-armed in the
+// past fires for ever without the loop reaching epoll_wait again.
+func (l *loop) armDial(c *Conn) {
+	next := c.dialAt
+	if c.retryAt != 0 && c.retryAt < next {
+		next = c.retryAt
+	}
+	l.timers.schedule(&c.timer, next)
+}

@@ -1,0 +1,152 @@
+package tracefmt
+
+import (
+	"fmt"
+	"strings"
+)
+
+// style says how a row is emphasised: a colour in text, a class in SVG.
+type style uint8
+
+const (
+	stylePlain    style = iota
+	styleReady          // epoll reported readiness: the rows the note is about
+	styleOK             // connected, opened
+	styleExpected       // EINPROGRESS, EAGAIN: results, not failures
+	styleFail           // a real error
+	styleClose          // close
+	styleTimer          // a timer fired
+	styleCtl            // epoll_ctl: bookkeeping, drawn quietly
+	styleNote           // a note added by the recorder
+	styleArrow          // a packet or stream event between the sides
+	styleLost           // a packet that was dropped
+	styleGap            // time passing, TCP states, hints
+	styleTitle          // headings
+)
+
+// describe returns the diagram text of one record and its style.
+func describe(r Record) (string, style) {
+	switch r.Kind {
+	case "socket":
+		return result("socket()", fmt.Sprintf("fd %d", r.FD), r.Err)
+	case "listen":
+		return fmt.Sprintf("listening on fd %d (backlog %d)", r.FD, r.N), stylePlain
+	case "connect":
+		return describeConnect(r)
+	case "epoll_ctl":
+		return describeCtl(r)
+	case "ready":
+		return describeReady(r), styleReady
+	case "SO_ERROR":
+		if r.Err == "" {
+			return "SO_ERROR → 0", styleOK
+		}
+		return "SO_ERROR → " + r.Err, styleFail
+	case "accept4":
+		return describeAccept(r)
+	case "read":
+		return describeRead(r)
+	case "write":
+		return result("send()", fmt.Sprintf("%d B", r.N), r.Err)
+	case "shutdown":
+		return result("shutdown(SHUT_WR)", "", r.Err)
+	case "close":
+		return describeClose(r)
+	case "timer":
+		return "timer fired: " + r.Detail, styleTimer
+	case "open":
+		return fmt.Sprintf("OnOpen (conn %d)", r.Conn), styleOK
+	case KindNote:
+		return r.Detail, styleNote
+	}
+	return strings.TrimSpace(r.Kind + " " + r.Detail + " " + r.Err), stylePlain
+}
+
+// result formats "call → value" on success and "call ✗ ERRNO" on failure;
+// EAGAIN and EINPROGRESS are results, not failures, so they get an arrow.
+func result(call, ok, err string) (string, style) {
+	switch {
+	case err == "" && ok == "":
+		return call, stylePlain
+	case err == "":
+		return call + " → " + ok, stylePlain
+	case err == "EAGAIN" || err == "EINPROGRESS":
+		return call + " → " + err, styleExpected
+	}
+	return call + " ✗ " + shortErr(err), styleFail
+}
+
+func describeConnect(r Record) (string, style) {
+	switch r.Err {
+	case "":
+		return "connect() → 0: connected at once", styleOK
+	case "EAGAIN":
+		return "connect() → EAGAIN: backlog full", styleExpected
+	}
+	return result("connect()", "", r.Err)
+}
+
+func describeCtl(r Record) (string, style) {
+	op := strings.ToUpper(r.Detail)
+	s := fmt.Sprintf("epoll_ctl(%s, fd %d, %s)", op, r.FD, r.Ready)
+	if r.Detail == "del" {
+		s = fmt.Sprintf("epoll_ctl(DEL, fd %d)", r.FD)
+	}
+	if r.Err != "" {
+		return s + " ✗ " + shortErr(r.Err), styleFail
+	}
+	if r.Role == "listener" && r.Detail == "mod" {
+		if r.Ready == "none" {
+			return s + ": paused", styleCtl
+		}
+		return s + ": re-armed", styleCtl
+	}
+	return s, styleCtl
+}
+
+// describeReady spells the first condition the way the note does
+// ("EPOLLOUT") and the rest as KERNEL.md does ("EPOLLIN|OUT|ERR").
+func describeReady(r Record) string {
+	s := fmt.Sprintf("● EPOLL%s fd %d", r.Ready, r.FD)
+	if r.Role == "listener" {
+		s += " (listener)"
+	}
+	return s
+}
+
+func describeAccept(r Record) (string, style) {
+	if r.Err == "" {
+		s := fmt.Sprintf("accept4() → fd %d", r.N)
+		if r.Addr != "" && r.Addr != "@" { // "@": an unnamed Unix socket
+			s += " from " + r.Addr
+		}
+		return s, styleOK
+	}
+	if r.Err == "EAGAIN" {
+		return "accept4() → EAGAIN: queue empty", styleExpected
+	}
+	return result("accept4()", "", r.Err)
+}
+
+func describeRead(r Record) (string, style) {
+	switch {
+	case r.Err == "" && r.N == 0:
+		return "read() → 0: EOF", styleClose
+	case r.Err == "":
+		return fmt.Sprintf("read() → %d B", r.N), stylePlain
+	}
+	return result("read()", "", r.Err)
+}
+
+func describeClose(r Record) (string, style) {
+	s := fmt.Sprintf("close(fd %d)", r.FD)
+	switch {
+	case r.Role == "listener":
+		return s + ": listener", styleClose
+	case r.Err == "":
+		return s, styleClose
+	case isErrno(r.Err):
+		return s + ": " + r.Err, styleFail
+	}
+	return s + ": " + shortErr(r.Err), styleClose
+}

@@ -1,0 +1,84 @@
+package tracefmt
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// rec is a compact record builder for the findings table.
+func rec(us int, conn uint64, role, kind string, f func(*Record)) Record {
+	side := SideServer
+	if role == "dialed" {
+		side = SideClient
+	}
+	r := Record{T: time.Duration(us) * time.Microsecond, Conn: conn, Role: role, Kind: kind, Side: side, FD: int(conn) + 10}
+	if f != nil {
+		f(&r)
+	}
+	return r
+}
+
+// TestFindingsSpeakOnlyWhenShown checks each finding against a trace that
+// shows its case and one that does not: a footer line must be backed by the
+// recorded events.
+func TestFindingsSpeakOnlyWhenShown(t *testing.T) {
+	connect := func(err, st string) Record {
+		return rec(10, 1, "dialed", "connect", func(r *Record) { r.Err, r.TCPState = err, st })
+	}
+	readyOut := func(us int, ready, st string) Record {
+		return rec(us, 1, "dialed", "ready", func(r *Record) { r.Ready, r.TCPState = ready, st })
+	}
+	lnAdd := rec(1, 0, "listener", "epoll_ctl", func(r *Record) { r.Detail, r.Ready, r.FD = "add", "IN", 7 })
+	lnIn := func(us int) Record {
+		return rec(us, 0, "listener", "ready", func(r *Record) { r.Ready, r.FD = "IN", 7 })
+	}
+	for _, tc := range []struct {
+		name    string
+		want    string // a phrase of the finding
+		shown   []Record
+		notShow []Record
+	}{
+		{"C1", "already ESTABLISHED", []Record{connect("EINPROGRESS", "ESTABLISHED")},
+			[]Record{connect("EINPROGRESS", "SYN_SENT")}},
+		{"C1 refused", "RST had already closed", []Record{connect("EINPROGRESS", "CLOSE")},
+			[]Record{connect("ECONNREFUSED", "")}},
+		{"unix", "AF_UNIX", []Record{connect("", "")}, []Record{connect("", "ESTABLISHED")}},
+		{"C4 order", "before the listener's EPOLLIN", []Record{lnAdd, readyOut(20, "OUT", "ESTABLISHED"), lnIn(21)},
+			[]Record{lnAdd, lnIn(19), readyOut(20, "OUT", "ESTABLISHED")}},
+		{"C4 slow listener", "only once the client's data arrived",
+			[]Record{lnAdd, readyOut(20, "OUT", "ESTABLISHED"), rec(1000000, 1, "dialed", "write", func(r *Record) { r.N = 5 }), lnIn(1000010)},
+			[]Record{readyOut(20, "OUT", "ESTABLISHED"), lnAdd, lnIn(1000010)}}, // registered late: says nothing
+		{"C3", "EPOLLOUT was reported for a connect that failed",
+			[]Record{readyOut(20, "OUT|ERR|HUP", "CLOSE"), rec(21, 1, "dialed", "SO_ERROR", func(r *Record) { r.Err = "ECONNREFUSED" })},
+			[]Record{readyOut(20, "OUT", "ESTABLISHED"), rec(21, 1, "dialed", "SO_ERROR", nil)}},
+		{"§2.3", "only the dial deadline ended it",
+			[]Record{connect("EINPROGRESS", "SYN_SENT"), rec(1500000, 1, "dialed", "timer", func(r *Record) { r.Detail = "dial-timeout" })},
+			[]Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(20, "OUT|ERR|HUP", "CLOSE"),
+				rec(1500000, 1, "dialed", "timer", func(r *Record) { r.Detail = "dial-timeout" })}},
+		{"§2.5", "stayed in SYN_SENT", []Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(1000010, "OUT", "ESTABLISHED")},
+			[]Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(30000, "OUT", "ESTABLISHED")}},
+		{"C5", "already queued when accept4() returned",
+			[]Record{rec(5, 1, "dialed", "write", func(r *Record) { r.N = 5 }), rec(6, 0, "listener", "accept4", func(r *Record) { r.N = 12 }),
+				rec(7, 2, "accepted", "ready", func(r *Record) { r.FD, r.Ready = 12, "IN" })},
+			[]Record{rec(6, 0, "listener", "accept4", func(r *Record) { r.N = 12 }),
+				rec(7, 2, "accepted", "ready", func(r *Record) { r.FD, r.Ready = 12, "IN" })}},
+		{"§2.8", "EMFILE twice", []Record{rec(5, 0, "listener", "accept4", func(r *Record) { r.Err = "EMFILE" }),
+			rec(6, 0, "listener", "accept4", func(r *Record) { r.Err = "EMFILE" })},
+			[]Record{rec(5, 0, "listener", "accept4", func(r *Record) { r.Err = "EAGAIN" })}},
+		{"§3.14", "after reading EOF", []Record{rec(5, 2, "accepted", "read", nil), rec(6, 2, "accepted", "write", func(r *Record) { r.N = 6 })},
+			[]Record{rec(5, 2, "accepted", "write", func(r *Record) { r.N = 6 }), rec(6, 2, "accepted", "read", nil)}},
+		{"§2.9", "Data sent before the RST was still read",
+			[]Record{rec(5, 1, "dialed", "read", func(r *Record) { r.N = 6 }), rec(6, 1, "dialed", "read", func(r *Record) { r.Err = "ECONNRESET" })},
+			[]Record{rec(5, 1, "dialed", "read", func(r *Record) { r.N = 6 })}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(Findings(tc.shown), "\n"); !strings.Contains(got, tc.want) {
+				t.Errorf("events that show it: findings %q, want one containing %q", got, tc.want)
+			}
+			if got := strings.Join(Findings(tc.notShow), "\n"); strings.Contains(got, tc.want) {
+				t.Errorf("events that do not show it: findings %q contain %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package tracefmt
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the renderers' output")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the renderer's output; if the change is intended, run go test -update.\n"+
+			"got:\n%s", path, got)
+	}
+}
+
+func TestTextGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		d     *Diagram
+		color bool
+	}{
+		{"ok.txt.golden", okDiagram(), false},
+		{"ok_color.txt.golden", okDiagram(), true},
+		{"ack_dropped.txt.golden", ackDroppedDiagram(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteText(&b, tc.d, TextOptions{Color: tc.color}); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name, b.Bytes())
+		})
+	}
+}
+
+func TestSVGGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    *Diagram
+	}{
+		{"ok.svg.golden", okDiagram()},
+		{"ack_dropped.svg.golden", ackDroppedDiagram()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteSVG(&b, tc.d); err != nil {
+				t.Fatal(err)
+			}
+			checkWellFormed(t, b.Bytes())
+			golden(t, tc.name, b.Bytes())
+		})
+	}
+}
+
+// checkWellFormed parses the whole document: a browser shows nothing for
+// an SVG with one bad escape.
+func checkWellFormed(t *testing.T, doc []byte) {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(doc))
+	for {
+		_, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+	}
+}
+
+// TestTextWriterStreamsLikeWriteText checks that the live renderer, fed
+// one record at a time, prints exactly what the batch renderer prints.
+func TestTextWriterStreamsLikeWriteText(t *testing.T) {
+	d := ackDroppedDiagram()
+	var batch, live bytes.Buffer
+	if err := WriteText(&batch, d, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tw := NewTextWriter(&live, &Diagram{Title: d.Title, Subtitle: d.Subtitle, Lost: d.Lost}, TextOptions{})
+	if err := tw.Header(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range d.Records {
+		if err := tw.Record(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Footer(d.Findings); err != nil {
+		t.Fatal(err)
+	}
+	if batch.String() != live.String() {
+		t.Fatalf("streamed output differs:\n%s\nbatch:\n%s", live.String(), batch.String())
+	}
+}
+
+// TestTextColumnsAlign checks the layout invariant that makes the diagram
+// readable: on every row the server's lifeline is in the same column,
+// whatever the client's text, and colour codes do not shift it.
+func TestTextColumnsAlign(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := WriteText(&b, okDiagram(), TextOptions{Color: color}); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			plain := []rune(stripANSI(line))
+			if len(plain) < timeW+2 || (plain[timeW+2] != '│' && plain[timeW+2] != '┆') {
+				continue // heading, footer, note
+			}
+			at := timeW + 2 + zoneW
+			if len(plain) <= at || (plain[at] != '│' && plain[at] != '┆') {
+				t.Errorf("color=%v: server lifeline not at column %d:\n%q", color, at, string(plain))
+			}
+		}
+	}
+}
+
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b {
+			for i < len(s) && s[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// TestLongClientTextIsCut checks that a client event too long for its
+// column is cut with an ellipsis instead of pushing the server's lifeline.
+func TestLongClientTextIsCut(t *testing.T) {
+	r := Record{T: 1000, Kind: "close", Role: "dialed", Side: SideClient, FD: 3, Conn: 1,
+		Err: strings.Repeat("very long reason ", 5)}
+	var b bytes.Buffer
+	if err := WriteText(&b, &Diagram{Records: []Record{r}}, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	last := strings.TrimRight(b.String(), "\n")
+	last = last[strings.LastIndex(last, "\n")+1:]
+	if !strings.Contains(last, "…") || !strings.HasSuffix(last, "│") {
+		t.Fatalf("long client text not cut to its column: %q", last)
+	}
+}
