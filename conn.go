@@ -131,8 +131,12 @@ func (c *Conn) ID() uint64 { return c.id }
 func (c *Conn) LoopIndex() int { return c.loop.id }
 
 // RemoteAddr returns the peer's address (for accepted Unix sockets, usually
-// an unnamed *net.UnixAddr).
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+// an unnamed *net.UnixAddr), or nil for a dial that has not connected yet.
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remote
+}
 
 // LocalAddr returns the connection's local address, or nil once it is
 // closed if it had not been asked for before.

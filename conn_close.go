@@ -75,6 +75,9 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 	if c.closing {
 		return
 	}
+	if c.state == stateConnecting && !l.closeConnecting(c, why) {
+		return
+	}
 	c.closing = true
 	c.closeWhy = why
 	c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
@@ -90,6 +93,24 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 		}
 		l.finishGraceful(c)
 	}
+}
+
+// closeConnecting handles Close before the connection opened. With nothing
+// written, the dial is abandoned: it fails with ErrClosed. With output
+// pending, the dial goes on so the bytes Write accepted are delivered, then
+// the connection closes; OnOpen is skipped, since the handler asked to
+// close. It reports whether the graceful close continues.
+func (l *loop) closeConnecting(c *Conn, why error) bool {
+	c.mu.Lock()
+	pending := c.outLen > 0
+	c.mu.Unlock()
+	if pending {
+		c.closing, c.closeWhy = true, why
+		c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
+		return false
+	}
+	l.dialFailed(c, ErrClosed)
+	return false
 }
 
 // finishGraceful runs once all output reached the kernel. If the kernel has
@@ -218,6 +239,10 @@ func (l *loop) closeNow(c *Conn, why error) {
 // armDeadline keeps the connection's single timer entry at its earliest
 // deadline: idle, read or linger.
 func (l *loop) armDeadline(c *Conn) {
+	if c.state == stateConnecting {
+		l.armDial(c) // idle and read timeouts start when it opens
+		return
+	}
 	next := int64(0)
 	consider := func(at int64) {
 		if at > 0 && (next == 0 || at < next) {

@@ -71,7 +71,9 @@ func (e *Engine) DialAsync(network, address string, h Handler, cfg *DialConfig) 
 	if err != nil {
 		return nil, err
 	}
-	c.loop.startDialing(context.Background(), c, tgt)
+	if !c.loop.startDialing(context.Background(), c, tgt) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineClosed}
+	}
 	return c, nil
 }
 
@@ -93,7 +95,9 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, c
 		return nil, err
 	}
 	c.dialDone = make(chan error, 1)
-	c.loop.startDialing(ctx, c, tgt)
+	if !c.loop.startDialing(ctx, c, tgt) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineClosed}
+	}
 	select {
 	case err := <-c.dialDone:
 		return dialResult(c, err)
@@ -230,12 +234,12 @@ func isNilAddr(a net.Addr) bool {
 
 // startDialing hands the new connection to its loop: straight to connect
 // for an address, or through the resolver for a hostname.
-func (l *loop) startDialing(ctx context.Context, c *Conn, tgt dialTarget) {
+// It reports false if the loop has stopped: the engine is closed.
+func (l *loop) startDialing(ctx context.Context, c *Conn, tgt dialTarget) bool {
 	if c.dialAddr != nil {
-		l.enqueue(task{kind: taskDial, c: c})
-		return
+		return l.enqueue(task{kind: taskDial, c: c})
 	}
-	l.enqueue(task{kind: taskFunc, fn: func() { l.beginResolve(ctx, c, tgt) }})
+	return l.enqueue(task{kind: taskFunc, fn: func() { l.beginResolve(ctx, c, tgt) }})
 }
 
 // beginResolve runs on the loop. The dial deadline is armed first, so the

@@ -183,11 +183,11 @@ func (l *loop) connected(c *Conn) {
 		l.dialFailed(c, err)
 		return
 	}
-	c.remote = c.dialAddr
 	c.retryAt = 0
 	c.state = stateOpen
 	c.mu.Lock()
 	c.ready = true // writes may go to the socket directly from now on
+	c.remote = c.dialAddr
 	c.mu.Unlock()
 	c.lastRead, c.lastActive = l.now, l.now
 	l.conns++
@@ -195,8 +195,10 @@ func (l *loop) connected(c *Conn) {
 	l.stats.opened.Add(1)
 	l.stats.dialed.Add(1)
 	l.armDeadline(c) // the dial deadline gives way to idle and read timeouts
-	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
-	c.h.OnOpen(c)
+	if !c.closing {  // Close came before the open: flush, but do not open
+		l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
+		c.h.OnOpen(c)
+	}
 	if c.dialDone != nil {
 		c.dialDone <- nil
 	}

@@ -130,6 +130,11 @@ func (e *Engine) ListenFD(fd int, h Handler, cfg *ListenConfig) (*Listener, erro
 	if err := sys.SetNonblock(fd); err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: err}
 	}
+	if c.DeferAccept > 0 && network != "unix" {
+		if err := sys.SetDeferAccept(fd, deferSeconds(c.DeferAccept)); err != nil {
+			return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: sys.Wrap("setsockopt", err)}
+		}
+	}
 	return e.newListener(network, addr, h, c, []int{fd}), nil
 }
 

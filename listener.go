@@ -142,13 +142,15 @@ func configureListener(fd int, network string, addr net.Addr, cfg *ListenConfig)
 		return sys.Wrap("listen", err)
 	}
 	if cfg.DeferAccept > 0 && network != "unix" {
-		secs := int((cfg.DeferAccept + time.Second - 1) / time.Second)
-		if err := sys.SetDeferAccept(fd, secs); err != nil {
+		if err := sys.SetDeferAccept(fd, deferSeconds(cfg.DeferAccept)); err != nil {
 			return sys.Wrap("setsockopt", err)
 		}
 	}
 	return nil
 }
+
+// deferSeconds rounds a TCP_DEFER_ACCEPT period up to whole seconds.
+func deferSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // addListener registers a listening descriptor on this loop. The listener
 // is level-triggered: a batch that stops before EAGAIN, or an EMFILE, leaves

@@ -78,6 +78,7 @@ type loop struct {
 	nextLog int64
 
 	mu      sync.Mutex
+	closed  bool // set by teardown: enqueue refuses further tasks
 	tasks   []task
 	running []task
 	pending atomic.Int32
@@ -105,12 +106,18 @@ func newLoop(e *Engine, id int) (*loop, error) {
 // enqueue hands t to the loop and wakes it if it sleeps. The pending flag is
 // stored after the task is queued and the loop checks it after announcing
 // sleep, so a wake-up can never be lost (see poller.PrepareSleep).
-func (l *loop) enqueue(t task) {
+// It reports false, dropping t, once the loop has stopped.
+func (l *loop) enqueue(t task) bool {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return false
+	}
 	l.tasks = append(l.tasks, t)
 	l.mu.Unlock()
 	l.pending.Store(1)
 	l.p.Wake()
+	return true
 }
 
 func (l *loop) run() {
@@ -308,6 +315,12 @@ func (l *loop) teardown() {
 		l.closeListenerFD(lh)
 	}
 	l.lhs = nil
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	// Run what was queued before the door closed: with l.stop set, adopted
+	// descriptors are closed, dials fail and listeners are released.
+	l.runTasks()
 	l.abortAll(ErrEngineShutdown)
 	l.p.Close()
 }

@@ -1,0 +1,111 @@
+// Command benchsrv runs one echo or HTTP plaintext server, built on the
+// implementation named by -impl, for the comparison suite (see
+// benchmarks/README.md). Every implementation behaves the same: echo
+// servers write back every byte they read; HTTP servers answer every
+// request with the same 13-byte body and keep the connection alive.
+//
+//	benchsrv -impl epollnet -proto echo -addr 127.0.0.1:7000 -loops 1
+//
+// It prints "listening ADDR" once the socket accepts connections and runs
+// until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// config is what every server needs.
+type config struct {
+	addr  string
+	loops int
+}
+
+// serveFunc starts a server. It returns once the server accepts
+// connections (or failed to start); errc receives a later fatal error.
+type serveFunc func(cfg config, errc chan<- error) error
+
+// servers lists, per protocol, the implementations by name.
+var servers = map[string]map[string]serveFunc{
+	"echo": {
+		"epollnet": epollnetEcho,
+		"gnet":     gnetEcho,
+		"nbio":     nbioEcho,
+		"evio":     evioEcho,
+		"netpoll":  netpollEcho,
+		"net":      netEcho,
+	},
+	"http": {
+		"epollnet": epollnetHTTP,
+		"gnet":     gnetHTTP,
+		"nbio":     nbhttpServe,
+		"nethttp":  netHTTP,
+		"fasthttp": fasthttpServe,
+	},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("benchsrv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	impl := fs.String("impl", "epollnet", "implementation: "+names())
+	proto := fs.String("proto", "echo", "protocol: echo or http")
+	addr := fs.String("addr", "127.0.0.1:7000", "listen address (loopback)")
+	loops := fs.Int("loops", 1, "event loops (pollers) where the implementation has them")
+	list := fs.Bool("list", false, "print the implementations of each protocol and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *list {
+		fmt.Fprint(stdout, names())
+		return 0
+	}
+	serve, ok := servers[*proto][*impl]
+	if !ok || *loops < 1 {
+		fmt.Fprintf(stderr, "benchsrv: no %s server %q (have: %s), or -loops < 1\n", *proto, *impl, names())
+		return 2
+	}
+	errc := make(chan error, 1)
+	if err := serve(config{addr: *addr, loops: *loops}, errc); err != nil {
+		fmt.Fprintf(stderr, "benchsrv: %s %s: %v\n", *impl, *proto, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "listening %s\n", *addr)
+	select {
+	case <-ctx.Done():
+		return 0
+	case err := <-errc:
+		if err == nil || errors.Is(err, context.Canceled) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "benchsrv: %s %s: %v\n", *impl, *proto, err)
+		return 1
+	}
+}
+
+// names lists "proto: impl impl ..." for each protocol.
+func names() string {
+	var b strings.Builder
+	for _, p := range []string{"echo", "http"} {
+		var ns []string
+		for n := range servers[p] {
+			ns = append(ns, n)
+		}
+		sort.Strings(ns)
+		fmt.Fprintf(&b, "%s: %s; ", p, strings.Join(ns, " "))
+	}
+	return strings.TrimSuffix(b.String(), "; ") + "\n"
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sample is the outcome of one run of one implementation.
+type sample struct {
+	rate     float64 // messages or requests per second
+	count    int64   // messages or requests in the window
+	secs     float64 // the window
+	srvTicks int64   // server utime+stime over the window
+	cliCPU   float64 // load generator CPU over the window, in seconds
+	problem  string  // errors the load generator saw; empty if none
+	net      netCounters
+
+	// idle scenarios
+	rss0, rss1 int64 // server VmRSS before connecting and after the idle window, KiB
+	idleTicks  int64 // server CPU over the idle window
+	readySecs  float64
+}
+
+// cpuPerOp is the server's CPU time per message or request, in µs.
+func (s sample) cpuPerOp() float64 {
+	if s.count == 0 {
+		return math.NaN()
+	}
+	return float64(s.srvTicks) / clkTck * 1e6 / float64(s.count)
+}
+
+// srvCPU and cliCPU are CPU utilisations over the window, in percent.
+func (s sample) srvCPU() float64 { return 100 * float64(s.srvTicks) / clkTck / s.secs }
+func (s sample) cliPct() float64 { return 100 * s.cliCPU / s.secs }
+
+// runEcho drives an echo server with the C load generator.
+func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *server) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.dur+o.warm+90*time.Second)
+	defer cancel()
+	cmd := command(ctx, o, o.bin("loadgen"), "-a", addr, "-c", strconv.Itoa(sc.conns),
+		"-s", strconv.Itoa(sc.size), "-P", strconv.Itoa(sc.depth),
+		"-d", secs(o.dur), "-w", secs(o.warm))
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return sample{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	var s sample
+	var srv0, cli0 int64
+	verified := false
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		line := lines.Text()
+		switch {
+		case line == "start":
+			srv0, _ = cpuTicks(srv.pid)
+			cli0, _ = cpuTicks(cmd.Process.Pid)
+		case strings.HasPrefix(line, "result "):
+			srv1, _ := cpuTicks(srv.pid)
+			cli1, _ := cpuTicks(cmd.Process.Pid)
+			kv := keyValues(line)
+			s.rate, s.secs = kv.float("rate"), kv.float("secs")
+			s.count = int64(kv.float("msgs"))
+			s.srvTicks, s.cliCPU = srv1-srv0, float64(cli1-cli0)/clkTck
+			if e := kv["errors"]; e != "0" {
+				s.problem = "loadgen errors=" + e
+			}
+			if lo, hi := kv.float("min_conn"), kv.float("max_conn"); lo == 0 && hi > 0 {
+				s.problem = strings.TrimSpace(s.problem + " a connection starved (min_conn=0)")
+			}
+		case strings.HasPrefix(line, "verify "):
+			verified = strings.HasPrefix(line, "verify ok")
+			if !verified {
+				s.problem = strings.TrimSpace(s.problem + " " + line)
+			}
+		}
+	}
+	werr := cmd.Wait()
+	if s.secs == 0 {
+		return s, fmt.Errorf("loadgen: %v: %s", werr, stderr.tail())
+	}
+	if !verified && s.problem == "" {
+		s.problem = fmt.Sprintf("no verification (%v) %s", werr, stderr.tail())
+	}
+	return s, nil
+}
+
+var (
+	wrkCount  = regexp.MustCompile(`(\d+) requests in ([\d.]+)(ms|s|m)\b`)
+	wrkRate   = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkErrors = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+// runHTTP drives an HTTP server with wrk, one thread: a warm-up run, then
+// the measured run, with the server's CPU read just before and after it.
+func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *server) (sample, error) {
+	url := "http://" + addr + "/"
+	wrk := func(d time.Duration) ([]string, string, float64, error) {
+		argv := []string{"wrk", "-t1", "-c" + strconv.Itoa(sc.conns),
+			"-d" + strconv.Itoa(int(math.Ceil(d.Seconds()))) + "s", "--timeout", "2s"}
+		if sc.depth > 1 {
+			argv = append(argv, "-s", o.path("wrk/pipeline.lua"), url, "--", strconv.Itoa(sc.depth))
+		} else {
+			argv = append(argv, url)
+		}
+		cctx, cancel := context.WithTimeout(ctx, d+60*time.Second)
+		defer cancel()
+		cmd := command(cctx, o, argv...)
+		b, err := cmd.CombinedOutput()
+		cpu := 0.0
+		if ps := cmd.ProcessState; ps != nil {
+			cpu = (ps.UserTime() + ps.SystemTime()).Seconds()
+		}
+		return argv, string(b), cpu, err
+	}
+	if o.warm >= time.Second {
+		if _, outp, _, err := wrk(o.warm); err != nil {
+			return sample{}, fmt.Errorf("wrk warm-up: %v: %s", err, outp)
+		}
+	}
+	srv0, _ := cpuTicks(srv.pid)
+	argv, outp, cli, err := wrk(o.dur)
+	srv1, _ := cpuTicks(srv.pid)
+	s, ok := parseWrk(outp)
+	if err != nil || !ok {
+		return sample{}, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, outp)
+	}
+	s.srvTicks, s.cliCPU = srv1-srv0, cli
+	return s, nil
+}
+
+// parseWrk reads the request count, duration, rate and errors from wrk's
+// report.
+func parseWrk(outp string) (s sample, ok bool) {
+	m, r := wrkCount.FindStringSubmatch(outp), wrkRate.FindStringSubmatch(outp)
+	if m == nil || r == nil {
+		return s, false
+	}
+	s.count, _ = strconv.ParseInt(m[1], 10, 64)
+	s.secs, _ = strconv.ParseFloat(m[2], 64)
+	switch m[3] {
+	case "ms":
+		s.secs /= 1000
+	case "m":
+		s.secs *= 60
+	}
+	s.rate, _ = strconv.ParseFloat(r[1], 64)
+	if e := wrkErrors.FindStringSubmatch(outp); e != nil {
+		s.problem = "socket errors: " + strings.Join(e[1:], "/") + " (connect/read/write/timeout)"
+	}
+	if e := wrkNon2xx.FindStringSubmatch(outp); e != nil {
+		s.problem = strings.TrimSpace(s.problem + " non-2xx: " + e[1])
+	}
+	return s, true
+}
+
+// runIdle opens sc.conns connections from several source addresses, each
+// served once (one byte echoed), and measures the server's RSS growth and
+// its CPU over the idle window.
+func runIdle(ctx context.Context, o *options, sc scenario, addr string, srv *server) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.idle+3*time.Minute)
+	defer cancel()
+	var s sample
+	s.rss0, _ = rssKiB(srv.pid)
+	cmd := command(ctx, o, o.bin("loadgen"), "-i", "-q", "-a", addr, "-c", strconv.Itoa(sc.conns),
+		"-b", strconv.Itoa(o.sources), "-d", secs(o.idle+2*time.Minute))
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return s, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return s, err
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return s, err
+	}
+	defer in.Close()
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		line := lines.Text()
+		if strings.HasPrefix(line, "ready ") {
+			s.readySecs = time.Since(t0).Seconds()
+			t1, _ := cpuTicks(srv.pid)
+			select {
+			case <-time.After(o.idle):
+			case <-ctx.Done():
+			}
+			t2, _ := cpuTicks(srv.pid)
+			s.rss1, _ = rssKiB(srv.pid)
+			s.idleTicks, s.secs = t2-t1, o.idle.Seconds()
+			s.count = int64(sc.conns)
+			in.Close() // loadgen closes its connections and exits
+		}
+		if strings.HasPrefix(line, "result ") && keyValues(line)["errors"] != "0" {
+			s.problem = line
+		}
+	}
+	werr := cmd.Wait()
+	if s.secs == 0 {
+		return s, fmt.Errorf("loadgen -i: %v: %s", werr, stderr.tail())
+	}
+	return s, nil
+}
+
+// kv holds a load generator's key=value fields.
+type kv map[string]string
+
+func keyValues(line string) kv {
+	m := kv{}
+	for _, f := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func (m kv) float(k string) float64 {
+	v, _ := strconv.ParseFloat(m[k], 64)
+	return v
+}
+
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }

@@ -1,0 +1,184 @@
+// Command runbench runs the comparison suite: every server implementation
+// under every scenario, in interleaved rounds (A B C … A B C …), the server
+// pinned to one CPU and the load generator to another, and writes a Markdown
+// report of medians, spreads and ratios to the C reference. See
+// benchmarks/README.md.
+//
+//	cd benchmarks && go run ./cmd/runbench            # full run, ~25 min
+//	cd benchmarks && go run ./cmd/runbench -quick -scenarios echo-100,http-100
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are runbench's flags.
+type options struct {
+	dir                  string // the benchmarks module
+	scenarios, impls     map[string]bool
+	dur, warm, idle      time.Duration
+	rounds               int
+	quick, build, check  bool
+	out                  string
+	port                 int
+	serverCPU, clientCPU string
+	procs, loops         int
+	sources              int
+	backlog              int // net.core.netdev_max_backlog to set for the run; 0 leaves it
+}
+
+func (o *options) path(rel string) string { return filepath.Join(o.dir, rel) }
+func (o *options) bin(name string) string { return o.path(filepath.Join("bin", name)) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return 2
+	}
+	if o.build {
+		if err := build(o, stderr); err != nil {
+			fmt.Fprintln(stderr, "runbench:", err)
+			return 1
+		}
+	}
+	for _, tool := range []string{"taskset", "wrk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(stderr, "runbench: %s not found (Debian: apt-get install util-linux wrk)\n", tool)
+			return 1
+		}
+	}
+	if o.backlog > 0 {
+		restore, old, err := setBacklog(o.backlog)
+		if err != nil {
+			fmt.Fprintln(stderr, "runbench: -backlog:", err)
+			return 1
+		}
+		defer restore()
+		fmt.Fprintf(stdout, "net.core.netdev_max_backlog %s -> %d for this run\n", old, o.backlog)
+	}
+	m := describeMachine(o)
+	start := time.Now()
+	tables := suite(ctx, o, stdout)
+	m.loadEnd = loadavg()
+	if err := writeReport(o, m, start, tables, stdout); err != nil {
+		fmt.Fprintln(stderr, "runbench:", err)
+		return 1
+	}
+	if ctx.Err() != nil {
+		return 130
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("runbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.dir, "dir", ".", "the benchmarks directory (module root)")
+	sc := fs.String("scenarios", "all", "comma-separated scenarios: "+scenarioNames())
+	im := fs.String("impls", "all", "comma-separated implementations (c, epollnet, gnet, nbio, evio, netpoll, net, fasthttp, nethttp)")
+	fs.DurationVar(&o.dur, "d", 5*time.Second, "measured duration of each run")
+	fs.DurationVar(&o.warm, "warmup", time.Second, "warm-up before each measured run (HTTP: skipped below 1s, wrk's minimum)")
+	fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle window of the idle scenarios")
+	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds")
+	fs.BoolVar(&o.quick, "quick", false, "smoke test: -d 1s -warmup 300ms -idle 1s -rounds 1, report to results/DATE-quick.md")
+	fs.BoolVar(&o.build, "build", true, "build bin/benchsrv, bin/cref-server and bin/loadgen first")
+	fs.BoolVar(&o.check, "check", true, "check each server's behaviour (echo, pipelining, keep-alive, close) before measuring")
+	fs.StringVar(&o.out, "out", "", "report file (default results/YYYY-MM-DD.md)")
+	fs.IntVar(&o.port, "port", 17100, "first port; each run takes the next one")
+	fs.StringVar(&o.serverCPU, "server-cpu", "0", "CPU list (taskset -c) for the server")
+	fs.StringVar(&o.clientCPU, "client-cpu", "1", "CPU list (taskset -c) for the load generator")
+	fs.IntVar(&o.procs, "procs", 1, "GOMAXPROCS of the Go servers")
+	fs.IntVar(&o.loops, "loops", 1, "event loops (pollers) of the event-loop servers")
+	fs.IntVar(&o.sources, "sources", 8, "idle scenarios: source addresses 127.0.0.2 and up")
+	fs.IntVar(&o.backlog, "backlog", 0, "set net.core.netdev_max_backlog (machine-wide, root) for the run and restore it after; 0 leaves it alone")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.quick {
+		o.dur, o.warm, o.idle, o.rounds = time.Second, 300*time.Millisecond, time.Second, 1
+	}
+	if o.out == "" {
+		suffix := ""
+		if o.quick {
+			suffix = "-quick"
+		}
+		o.out = o.path(filepath.Join("results", time.Now().Format("2006-01-02")+suffix+".md"))
+	}
+	o.scenarios, o.impls = set(*sc), set(*im)
+	for name := range o.scenarios {
+		if !knownScenario(name) {
+			fmt.Fprintf(stderr, "runbench: unknown scenario %q (have %s)\n", name, scenarioNames())
+			return nil, flag.ErrHelp
+		}
+	}
+	if o.rounds < 1 || o.dur < time.Second || o.sources < 1 || o.sources > 200 {
+		fmt.Fprintln(stderr, "runbench: need -rounds ≥ 1, -d ≥ 1s, 1 ≤ -sources ≤ 200")
+		return nil, flag.ErrHelp
+	}
+	return o, nil
+}
+
+// set parses a comma-separated list; "all" (or empty) is nil, meaning all.
+func set(list string) map[string]bool {
+	if list == "" || list == "all" {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			m[s] = true
+		}
+	}
+	return m
+}
+
+func scenarioNames() string {
+	var ns []string
+	for _, s := range scenarios {
+		ns = append(ns, s.name)
+	}
+	return strings.Join(ns, ",")
+}
+
+func knownScenario(name string) bool {
+	for _, s := range scenarios {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// build compiles the Go servers and the C programs into bin/.
+func build(o *options, stderr io.Writer) error {
+	steps := [][]string{
+		{"go", "build", "-o", o.bin("benchsrv"), "./cmd/benchsrv"},
+		{"gcc", "-O2", "-Wall", "-o", o.bin("cref-server"), o.path("cref/server.c")},
+		{"gcc", "-O2", "-Wall", "-o", o.bin("loadgen"), o.path("cref/loadgen.c")},
+	}
+	for _, s := range steps {
+		cmd := exec.Command(s[0], s[1:]...)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = o.dir, stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %v", strings.Join(s, " "), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// clkTck is USER_HZ, the unit of utime and stime in /proc/PID/stat; Linux
+// fixes it at 100 for user space.
+const clkTck = 100
+
+// server is a running benchmark server.
+type server struct {
+	cmd    *exec.Cmd
+	pid    int
+	stderr *syncBuffer
+	done   chan struct{}
+}
+
+// startServer starts impl's server for proto on addr, pinned to the server
+// CPU, and returns once it prints "listening".
+func startServer(o *options, im impl, proto, addr string) (*server, error) {
+	argv := []string{o.bin("benchsrv"), "-impl", im.name, "-proto", proto, "-addr", addr,
+		"-loops", strconv.Itoa(o.loops)}
+	if im.name == cref {
+		argv = []string{o.bin("cref-server"), "-addr", addr, "-mode", proto}
+	}
+	cmd := exec.Command("taskset", append([]string{"-c", o.serverCPU}, argv...)...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.procs))
+	s := &server{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.pid = cmd.Process.Pid
+	go func() { cmd.Wait(); close(s.done) }()
+	ready := make(chan bool, 1)
+	go func() {
+		br := bufio.NewReader(out)
+		for { // some libraries log a banner first
+			line, err := br.ReadString('\n')
+			if strings.HasPrefix(line, "listening") || err != nil {
+				ready <- err == nil
+				break
+			}
+		}
+		io.Copy(io.Discard, br)
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			return s, nil
+		}
+	case <-time.After(15 * time.Second):
+	}
+	s.stop()
+	return nil, fmt.Errorf("%s %s did not start: %s", im.name, proto, s.stderr.tail())
+}
+
+// stop ends the server: SIGTERM to its PID, SIGKILL after 3 s.
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(3 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// exited reports whether the server died, with its last words.
+func (s *server) exited() (bool, string) {
+	select {
+	case <-s.done:
+		return true, s.stderr.tail()
+	default:
+		return false, ""
+	}
+}
+
+// cpuTicks returns utime+stime of every thread of pid, in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces: fields count from after its ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14, utime
+	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15, stime
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	return ut + st, nil
+}
+
+// rssKiB returns VmRSS of pid in KiB.
+func rssKiB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// command prepares a load generator pinned to the client CPU; ctx bounds it
+// (exec kills exactly the process it started).
+func command(ctx context.Context, o *options, argv ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "taskset", append([]string{"-c", o.clientCPU}, argv...)...)
+}
+
+// syncBuffer collects a child's stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() < 1<<20 {
+		s.b.Write(p)
+	}
+	return len(p), nil
+}
+
+// tail returns the last few hundred bytes written, on one line.
+func (s *syncBuffer) tail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.b.Bytes()
+	if len(b) > 300 {
+		b = b[len(b)-300:]
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}

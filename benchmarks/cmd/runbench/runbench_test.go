@@ -1,0 +1,76 @@
+package main
+
+import (
+	"math"
+	"os"
+	"testing"
+)
+
+func TestThousands(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.6: "1,234,568", -4200: "-4,200"} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
+		}
+	}
+	if got := thousands(math.NaN()); got != "–" {
+		t.Errorf("thousands(NaN) = %q", got)
+	}
+}
+
+func TestStatMedianMinMax(t *testing.T) {
+	r := &result{samples: []sample{{rate: 3}, {rate: 1}, {rate: 10}, {rate: 2}}}
+	if med, lo, hi := r.stat(rate); med != 2.5 || lo != 1 || hi != 10 {
+		t.Fatalf("stat = %v %v %v, want 2.5 1 10", med, lo, hi)
+	}
+	r.samples = r.samples[:3]
+	if med, _, _ := r.stat(rate); med != 3 {
+		t.Fatalf("median of 3 1 10 = %v, want 3", med)
+	}
+}
+
+const wrkOutput = `Running 5s test @ http://127.0.0.1:17101/
+  1 threads and 100 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.22ms    4.16ms  40.38ms   93.84%
+    Req/Sec    54.94k     8.07k   69.30k    70.00%
+  274980 requests in 5.01s, 34.12MB read
+  Socket errors: connect 0, read 3, write 0, timeout 1
+  Non-2xx or 3xx responses: 2
+Requests/sec:  54872.53
+Transfer/sec:      6.75MB
+`
+
+func TestParseWrk(t *testing.T) {
+	s, ok := parseWrk(wrkOutput)
+	if !ok || s.count != 274980 || s.secs != 5.01 || s.rate != 54872.53 {
+		t.Fatalf("parseWrk = %+v, %v", s, ok)
+	}
+	if want := "socket errors: 0/3/0/1 (connect/read/write/timeout) non-2xx: 2"; s.problem != want {
+		t.Fatalf("problem = %q, want %q", s.problem, want)
+	}
+	if _, ok := parseWrk("unable to connect to 127.0.0.1:1 Connection refused"); ok {
+		t.Fatal("parseWrk accepted an error message")
+	}
+}
+
+func TestKeyValues(t *testing.T) {
+	kv := keyValues("result conns=100 size=64 rate=1234.5 errors=0")
+	if kv["conns"] != "100" || kv.float("rate") != 1234.5 || kv["errors"] != "0" {
+		t.Fatalf("keyValues = %v", kv)
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	if _, err := cpuTicks(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if rss, err := rssKiB(os.Getpid()); err != nil || rss <= 0 {
+		t.Fatalf("rssKiB = %d, %v", rss, err)
+	}
+	if n := readNetCounters(); n.drops < 0 || n.retrans < 0 {
+		t.Fatalf("readNetCounters = %+v", n)
+	}
+	if lo, hi, err := portRange(); err != nil || lo > hi {
+		t.Fatalf("portRange = %d, %d, %v", lo, hi, err)
+	}
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// suite runs the selected scenarios and returns their tables.
+func suite(ctx context.Context, o *options, w io.Writer) []*table {
+	var tables []*table
+	checked := map[string]string{} // proto/impl -> "" or the failure
+	port := o.port
+	nextAddr := func() string {
+		for i := 0; i < 2000; i++ {
+			if port++; port >= o.port+2000 {
+				port = o.port
+			}
+			if portUnused(port) {
+				break
+			}
+		}
+		return "127.0.0.1:" + strconv.Itoa(port)
+	}
+	for _, sc := range scenarios {
+		if o.scenarios != nil && !o.scenarios[sc.name] {
+			continue
+		}
+		t := &table{sc: sc}
+		tables = append(tables, t)
+		for _, im := range sc.impls() {
+			if o.impls == nil || o.impls[im.name] {
+				t.rows = append(t.rows, &result{im: im})
+			}
+		}
+		if sc.kind == idleConns {
+			t.skip = idleFeasible(o, sc.conns)
+		}
+		if t.skip != "" {
+			fmt.Fprintf(w, "%s: skipped: %s\n", sc.name, t.skip)
+			continue
+		}
+		if o.check {
+			checkServers(o, t, checked, nextAddr, w)
+		}
+		for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+			for _, r := range t.rows {
+				if ctx.Err() != nil {
+					break
+				}
+				s, err := runOnce(ctx, o, sc, r.im, nextAddr())
+				if err != nil {
+					r.fails = append(r.fails, err.Error())
+					fmt.Fprintf(w, "[%s %d/%d] %-10s FAILED: %v\n", sc.name, round, o.rounds, r.im.name, err)
+					continue
+				}
+				r.samples = append(r.samples, s)
+				fmt.Fprintf(w, "[%s %d/%d] %-10s %s\n", sc.name, round, o.rounds, r.im.name, progress(sc, s))
+			}
+		}
+	}
+	return tables
+}
+
+// runOnce starts the server, runs one measurement and stops the server.
+func runOnce(ctx context.Context, o *options, sc scenario, im impl, addr string) (sample, error) {
+	srv, err := startServer(o, im, sc.proto(), addr)
+	if err != nil {
+		return sample{}, err
+	}
+	defer srv.stop()
+	before := readNetCounters()
+	var s sample
+	switch sc.kind {
+	case echoLoad:
+		s, err = runEcho(ctx, o, sc, addr, srv)
+	case httpLoad:
+		s, err = runHTTP(ctx, o, sc, addr, srv)
+	default:
+		s, err = runIdle(ctx, o, sc, addr, srv)
+	}
+	s.net = readNetCounters().sub(before)
+	if s.net.drops > 0 {
+		s.problem = strings.TrimSpace(fmt.Sprintf("%s loopback dropped %d packets (netdev_max_backlog), "+
+			"%d TCP retransmits: the run waited on retransmit timers", s.problem, s.net.drops, s.net.retrans))
+	}
+	if dead, why := srv.exited(); dead {
+		return s, fmt.Errorf("server exited during the run: %s", why)
+	}
+	return s, err
+}
+
+// checkServers checks each implementation's behaviour once per protocol;
+// a failure is reported with the scenario but the runs go on.
+func checkServers(o *options, t *table, checked map[string]string, nextAddr func() string, w io.Writer) {
+	for _, r := range t.rows {
+		key := t.sc.proto() + "/" + r.im.name
+		failure, done := checked[key]
+		if !done {
+			failure = checkOne(o, r.im, t.sc.proto(), nextAddr())
+			checked[key] = failure
+			status := "ok"
+			if failure != "" {
+				status = "FAILED: " + failure
+			}
+			fmt.Fprintf(w, "check %-14s %s\n", key, status)
+		}
+		if failure != "" {
+			r.fails = append(r.fails, "behaviour check: "+failure)
+		}
+	}
+}
+
+func checkOne(o *options, im impl, proto, addr string) string {
+	srv, err := startServer(o, im, proto, addr)
+	if err != nil {
+		return err.Error()
+	}
+	defer srv.stop()
+	check := checkEcho
+	if proto == "http" {
+		check = checkHTTP
+	}
+	if err := check(addr); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// idleFeasible returns why n idle connections cannot be opened here, or "".
+// The server and the load generator each need n descriptors: the runner
+// raises RLIMIT_NOFILE (inherited by both) if the hard limit allows or if
+// it may raise the hard limit (root); and each source address has one
+// ephemeral port range.
+func idleFeasible(o *options, n int) string {
+	need := uint64(n) + 256
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return err.Error()
+	}
+	if rl.Cur < need {
+		want := syscall.Rlimit{Cur: need, Max: max(rl.Max, need)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+			return fmt.Sprintf("the server and the load generator each need %d descriptors, "+
+				"but RLIMIT_NOFILE's hard limit is %d and raising it failed (%v)", need, rl.Max, err)
+		}
+	}
+	if lo, hi, err := portRange(); err == nil && n > o.sources*(hi-lo+1) {
+		return fmt.Sprintf("%d source addresses × %d ephemeral ports hold fewer than %d connections; raise -sources",
+			o.sources, hi-lo+1, n)
+	}
+	return ""
+}
+
+// portUnused reports whether 127.0.0.1:port can be bound without
+// SO_REUSEADDR, that is, no socket holds it, not even in TIME_WAIT: a
+// server that does not set SO_REUSEADDR itself (gnet) could not bind a port
+// whose previous server's connections linger in TIME_WAIT.
+func portUnused(port int) bool {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	return syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}) == nil
+}
+
+func portRange() (lo, hi int, err error) {
+	b, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv4/ip_local_port_range"))
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("bad ip_local_port_range %q", b)
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("bad ip_local_port_range %q", b)
+	}
+	return lo, hi, nil
+}
+
+// progress is one run's line on the terminal.
+func progress(sc scenario, s sample) string {
+	p := ""
+	if s.problem != "" {
+		p = "  PROBLEM: " + s.problem
+	}
+	if sc.kind == idleConns {
+		return fmt.Sprintf("%s B/conn RSS growth, %.1f ms/s idle CPU, ready in %.2fs%s",
+			thousands(rssPer(s)), idleCPUms(s), s.readySecs, p)
+	}
+	unit := "msg/s"
+	if sc.kind == httpLoad {
+		unit = "req/s"
+	}
+	return fmt.Sprintf("%12s %s  %6.2f µs CPU/op  server %3.0f%%  client %3.0f%%%s",
+		thousands(s.rate), unit, s.cpuPerOp(), s.srvCPU(), s.cliPct(), p)
+}
+
+// writeReport writes the Markdown report and prints it.
+func writeReport(o *options, m machine, start time.Time, tables []*table, w io.Writer) error {
+	var b strings.Builder
+	kind := "full run"
+	if o.quick {
+		kind = "QUICK SMOKE RUN: 1 round of 1 s, numbers are noise, not results"
+	}
+	fmt.Fprintf(&b, "# epollnet comparison suite, %s\n\n", start.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "%s. Each run: %s measured after %s warm-up, %d interleaved round(s); idle window %s.\n",
+		kind, o.dur, o.warm, o.rounds, o.idle)
+	fmt.Fprintf(&b, "Server on CPU %s (GOMAXPROCS=%d, %d event loop(s)), load generator on CPU %s. "+
+		"Loopback only.\n\n", o.serverCPU, o.procs, o.loops, o.clientCPU)
+	fmt.Fprintf(&b, "Machine: %s CPUs, %s, Linux %s, net.core.netdev_max_backlog %s. "+
+		"Load average at start %s, at end %s.\n\n", m.cpus, m.model, m.kernel, m.backlog, m.loadStart, m.loadEnd)
+	fmt.Fprintln(&b, "| component | version |\n|---|---|")
+	for _, v := range m.versions {
+		fmt.Fprintf(&b, "| %s | %s |\n", v[0], v[1])
+	}
+	fmt.Fprintln(&b, "\nMedians over the rounds; min–max is the spread of the rounds. \"vs C\" divides by the C "+
+		"reference's median: above 1.00× is faster for throughput, and costlier for CPU and memory. "+
+		"Server CPU is utime+stime from /proc/PID/stat over the measured window (10 ms ticks).")
+	fmt.Fprintln(&b)
+	for _, t := range tables {
+		t.markdown(&b)
+	}
+	fmt.Fprint(w, "\n", b.String())
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "report written to %s\n", o.out)
+	return nil
+}

@@ -1,0 +1,371 @@
+/*
+ * loadgen.c: the echo load generator of the comparison suite (wrk cannot
+ * speak raw echo). One thread, epoll, non-blocking connects.
+ *
+ * Load mode: each of -c connections keeps -P messages of -s bytes in
+ * flight: it sends P, and sends one more for each message echoed back. After
+ * -w seconds of warm-up it prints "start", counts the messages echoed for -d
+ * seconds and prints "result ...". Then it stops sending, waits up to 3 s for
+ * every byte sent to come back, and prints "verify ok" or "verify FAILED".
+ * The stream is a fixed pattern and every byte echoed is compared with it.
+ *
+ * Idle mode (-i): opens -c connections, sends one byte on each and waits
+ * for its echo (so the server has accepted and served every one), prints
+ * "ready N", then holds them for -d seconds, or until standard input reaches
+ * EOF with -q, and prints "result idle ...".
+ *
+ * -b K binds connection i to source address 127.0.0.(2 + i%K): each source
+ * address has its own ephemeral port range, so more connections than one
+ * range holds (~28k) can be opened to one server address.
+ *
+ *   loadgen -a 127.0.0.1:7000 -c 100 -s 64 -P 1 -d 5 [-w 1] [-b 8] [-i] [-q]
+ *
+ * Everything is bounded: -d at most 3600 s, connecting at most 60 s, the
+ * final drain 3 s. Exit status 0 only if every connection connected and
+ * every byte came back intact. Build: gcc -O2 -o loadgen loadgen.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+enum { PATLEN = 251, RBUF = 64 << 10, MAXEV = 1024, MAXCONNECTING = 512 };
+enum { CONNECTING, OPEN, DEAD };
+
+struct conn {
+	int fd, state;
+	uint64_t sent, rcvd, owed; /* owed: bytes due but not yet sent */
+	uint64_t msgs_done;        /* complete messages echoed so far */
+	uint64_t msgs_window;      /* of them, inside the measured window */
+};
+
+static struct conn *conns;
+static int nconn, size = 64, depth = 1, nsrc, idle, quit_on_stdin;
+static double dur = 5, warm = 1;
+static int ep, errors, sending;
+static char *pat; /* the pattern repeated, PATLEN + the largest send long */
+static size_t maxchunk;
+static struct sockaddr_in dst;
+static char rbuf[RBUF];
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_events(struct conn *c, unsigned events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void fail(struct conn *c, const char *what, int err)
+{
+	if (errors < 5)
+		fprintf(stderr, "loadgen: conn %ld: %s: %s\n", (long)(c - conns), what, err ? strerror(err) : "unexpected");
+	errors++;
+	if (c->fd >= 0) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	c->fd = -1, c->state = DEAD;
+}
+
+/* flush sends what is owed; EPOLLOUT is armed only while something is. */
+static void flush(struct conn *c)
+{
+	int blocked = 0;
+	while (c->owed > 0) {
+		size_t n = c->owed < maxchunk ? (size_t)c->owed : maxchunk;
+		ssize_t w = send(c->fd, pat + c->sent % PATLEN, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EAGAIN) {
+			blocked = 1;
+			break;
+		}
+		if (w < 0) {
+			fail(c, "send", errno);
+			return;
+		}
+		c->sent += (uint64_t)w, c->owed -= (uint64_t)w;
+	}
+	set_events(c, blocked ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void on_readable(struct conn *c, int counting)
+{
+	ssize_t r = recv(c->fd, rbuf, RBUF, 0);
+	if (r < 0 && errno == EAGAIN)
+		return;
+	if (r <= 0) {
+		fail(c, r == 0 ? "server closed the connection" : "recv", r == 0 ? 0 : errno);
+		return;
+	}
+	if (c->rcvd + (uint64_t)r > c->sent) {
+		fail(c, "received more bytes than sent", 0);
+		return;
+	}
+	/* compare with the pattern, at most maxchunk bytes at a time */
+	for (size_t off = 0; off < (size_t)r;) {
+		size_t n = (size_t)r - off < maxchunk ? (size_t)r - off : maxchunk;
+		if (memcmp(rbuf + off, pat + (c->rcvd + off) % PATLEN, n) != 0) {
+			fail(c, "echoed bytes differ from those sent", 0);
+			return;
+		}
+		off += n;
+	}
+	c->rcvd += (uint64_t)r;
+	uint64_t done = c->rcvd / (uint64_t)size, k = done - c->msgs_done;
+	c->msgs_done = done;
+	if (counting)
+		c->msgs_window += k;
+	if (sending && k > 0) {
+		c->owed += k * (uint64_t)size;
+		flush(c);
+	}
+}
+
+/* start_connect begins a non-blocking connect for conns[i]. */
+static void start_connect(int i)
+{
+	struct conn *c = &conns[i];
+	int one = 1;
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		fail(c, "socket", errno);
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (nsrc > 0) {
+		struct sockaddr_in src = {.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % nsrc))};
+		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+		if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) {
+			fail(c, "bind", errno);
+			return;
+		}
+	}
+	if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
+		fail(c, "connect", errno);
+		return;
+	}
+	c->state = CONNECTING;
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+	epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/* connect_all opens every connection, MAXCONNECTING at a time. */
+static int connect_all(void)
+{
+	struct epoll_event evs[MAXEV];
+	int next = 0, pending = 0, open = 0;
+	double deadline = now() + 60;
+	while (open + errors < nconn) {
+		while (next < nconn && pending < MAXCONNECTING) {
+			start_connect(next++);
+			if (conns[next - 1].state == CONNECTING)
+				pending++;
+		}
+		if (now() > deadline) {
+			fprintf(stderr, "loadgen: connecting took over 60 s\n");
+			return -1;
+		}
+		int n = epoll_wait(ep, evs, MAXEV, 100);
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			if (c->state != CONNECTING)
+				continue;
+			int err = 0;
+			socklen_t len = sizeof err;
+			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			pending--;
+			if (err) {
+				fail(c, "connect", err);
+				continue;
+			}
+			c->state = OPEN, open++;
+			set_events(c, EPOLLIN);
+		}
+	}
+	return errors ? -1 : 0;
+}
+
+/* run_until serves events until t (or stdin's EOF when watching it). */
+static void run_until(double t, int counting, int watch_stdin)
+{
+	struct epoll_event evs[MAXEV];
+	for (double cur = now(); cur < t; cur = now()) {
+		int ms = (int)((t - cur) * 1000) + 1;
+		int n = epoll_wait(ep, evs, MAXEV, ms < 100 ? ms : 100);
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			if (c == NULL) { /* stdin */
+				char b[256];
+				if (watch_stdin && read(0, b, sizeof b) <= 0)
+					return;
+				continue;
+			}
+			if (c->state != OPEN)
+				continue;
+			if (evs[i].events & EPOLLOUT)
+				flush(c);
+			if (c->state == OPEN && evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				on_readable(c, counting);
+		}
+	}
+}
+
+static int all_back(void)
+{
+	for (int i = 0; i < nconn; i++)
+		if (conns[i].state == OPEN && conns[i].rcvd != conns[i].sent)
+			return 0;
+	return 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: loadgen -a HOST:PORT [-c conns] [-s size] [-P depth] [-d secs] [-w warmup] [-b nsrc] [-i] [-q]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *addr = "127.0.0.1:7000";
+	int opt;
+	while ((opt = getopt(argc, argv, "a:c:s:P:d:w:b:iq")) != -1) {
+		switch (opt) {
+		case 'a': addr = optarg; break;
+		case 'c': nconn = atoi(optarg); break;
+		case 's': size = atoi(optarg); break;
+		case 'P': depth = atoi(optarg); break;
+		case 'd': dur = atof(optarg); break;
+		case 'w': warm = atof(optarg); break;
+		case 'b': nsrc = atoi(optarg); break;
+		case 'i': idle = 1; break;
+		case 'q': quit_on_stdin = 1; break;
+		default: return usage();
+		}
+	}
+	if (nconn == 0)
+		nconn = 100;
+	if (nconn < 1 || size < 1 || size > (1 << 20) || depth < 1 || depth > 1024 || dur <= 0 ||
+	    dur > 3600 || warm < 0 || warm > 60 || nsrc < 0 || nsrc > 200)
+		return usage();
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= sizeof host)
+		return usage();
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((unsigned short)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &dst.sin_addr) != 1 || (ntohl(dst.sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "loadgen: %s is not a loopback (127.0.0.0/8) address\n", host);
+		return 2;
+	}
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if ((rlim_t)nconn + 16 > rl.rlim_cur) {
+		fprintf(stderr, "loadgen: %d connections need more descriptors than RLIMIT_NOFILE %llu\n",
+			nconn, (unsigned long long)rl.rlim_cur);
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	maxchunk = (size_t)size * (size_t)depth;
+	if (maxchunk > RBUF)
+		maxchunk = RBUF;
+	pat = malloc(PATLEN + maxchunk);
+	conns = calloc((size_t)nconn, sizeof *conns);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!pat || !conns || ep < 0) {
+		perror("loadgen");
+		return 1;
+	}
+	for (size_t i = 0; i < PATLEN + maxchunk; i++)
+		pat[i] = (char)('a' + (i % PATLEN) % 26);
+	for (int i = 0; i < nconn; i++)
+		conns[i].fd = -1;
+	double t0 = now();
+	if (connect_all() < 0) {
+		fprintf(stderr, "loadgen: %d of %d connections failed\n", errors, nconn);
+		return 1;
+	}
+	printf("connected %d in %.3fs\n", nconn, now() - t0);
+
+	if (idle) { /* one byte each, and its echo, then hold */
+		for (int i = 0; i < nconn; i++)
+			conns[i].owed = 1, flush(&conns[i]);
+		size = 1;
+		double deadline = now() + 30;
+		while (!all_back() && now() < deadline && !errors)
+			run_until(now() + 0.1, 0, 0);
+		if (!all_back() || errors) {
+			fprintf(stderr, "loadgen: not every connection was echoed within 30 s\n");
+			return 1;
+		}
+		printf("ready %d in %.3fs\n", nconn, now() - t0);
+		if (quit_on_stdin) { /* registered only now: at EOF it stays readable */
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+			epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+		}
+		run_until(now() + dur, 0, quit_on_stdin);
+		printf("result idle conns=%d errors=%d\n", nconn, errors);
+		return errors ? 1 : 0;
+	}
+
+	sending = 1;
+	for (int i = 0; i < nconn; i++)
+		if (conns[i].state == OPEN)
+			conns[i].owed = (uint64_t)size * (uint64_t)depth, flush(&conns[i]);
+	run_until(now() + warm, 0, 0);
+	printf("start\n");
+	double start = now();
+	run_until(start + dur, 1, 0);
+	double secs = now() - start;
+	uint64_t total = 0, lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < nconn; i++) {
+		uint64_t m = conns[i].msgs_window;
+		total += m;
+		lo = m < lo ? m : lo;
+		hi = m > hi ? m : hi;
+	}
+	printf("result conns=%d size=%d depth=%d secs=%.3f msgs=%llu rate=%.1f min_conn=%llu max_conn=%llu errors=%d\n",
+		nconn, size, depth, secs, (unsigned long long)total, (double)total / secs,
+		(unsigned long long)lo, (unsigned long long)hi, errors);
+
+	sending = 0; /* drain: every byte sent must come back */
+	for (int i = 0; i < nconn; i++)
+		conns[i].owed = 0;
+	double deadline = now() + 3;
+	while (!all_back() && now() < deadline)
+		run_until(now() + 0.05, 0, 0);
+	int missing = 0;
+	for (int i = 0; i < nconn; i++)
+		if (conns[i].state == OPEN && conns[i].rcvd != conns[i].sent)
+			missing++;
+	if (missing || errors) {
+		printf("verify FAILED errors=%d missing_echo=%d\n", errors, missing);
+		return 1;
+	}
+	printf("verify ok conns=%d\n", nconn);
+	return 0;
+}
