@@ -78,11 +78,11 @@ func TestAcceptBatchLeavesNothingStranded(t *testing.T) {
 func TestAcceptTransientErrorsAreSkipped(t *testing.T) {
 	var injected atomic.Int32
 	real := sys.Accept4Func
-	sys.Accept4Func = func(fd, flags int) (int, unix.Sockaddr, error) {
+	sys.Accept4Func = func(fd int, sa *sys.Sockaddr) (int, error) {
 		if injected.Add(1) <= 3 {
-			return -1, nil, unix.ECONNABORTED
+			return -1, unix.ECONNABORTED
 		}
-		return real(fd, flags)
+		return real(fd, sa)
 	}
 	t.Cleanup(func() { sys.Accept4Func = real })
 	errs := make(chan error, 16)
@@ -327,11 +327,11 @@ func TestAcceptEMFILEDoesNotSpin(t *testing.T) {
 func TestAcceptPauseIsLoggedOncePerSecond(t *testing.T) {
 	var calls atomic.Int32
 	real := sys.Accept4Func
-	sys.Accept4Func = func(fd, flags int) (int, unix.Sockaddr, error) {
+	sys.Accept4Func = func(fd int, sa *sys.Sockaddr) (int, error) {
 		if calls.Add(1) <= 5 {
-			return -1, nil, unix.EMFILE
+			return -1, unix.EMFILE
 		}
-		return real(fd, flags)
+		return real(fd, sa)
 	}
 	t.Cleanup(func() { sys.Accept4Func = real })
 	var logs strings.Builder

@@ -2,6 +2,7 @@ package epollnet
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,32 +52,22 @@ func (c *Conn) Role() Role { return c.role }
 // the connection closed returns an error wrapping ErrClosed (or, for
 // accessors, the last known value) and never panics.
 type Conn struct {
-	// Immutable after creation.
+	// Immutable after creation. (Fields are ordered to avoid padding: a
+	// server may hold a million of these.)
 	id      uint64
 	fd      int
 	loop    *loop
 	h       Handler
 	network string
-	role    Role
-	remote  net.Addr
+	raddr   netip.AddrPort // accepted TCP peer: kept compact, no allocation
+	remote  net.Addr       // dialed or named Unix peer
 
 	ctx atomic.Value
 
 	// Owned by the loop goroutine.
 	gen         uint32
-	state       connState
 	interest    poller.Events
-	in          []byte // bytes the handler left unconsumed
-	inBox       *[]byte
-	readEOF     bool
-	peerFirst   bool // the peer's FIN came before any local close
-	paused      bool
-	parked      bool // deregistered while paused with ERR/HUP pending
-	wantOut     bool
-	closing     bool // graceful close in progress: flush, FIN, linger
-	lingering   bool
-	shutWr      bool // shutdown(SHUT_WR) pending or done
-	shutDone    bool
+	in          *[]byte // bytes the handler left unconsumed (pooled), or nil
 	closeWhy    error
 	idleNs      int64
 	readNs      int64
@@ -86,22 +77,29 @@ type Conn struct {
 	lastRead    int64
 	lastActive  int64
 	timer       timerEntry
-
-	// Dialing, owned by the loop once the dial task runs.
-	dialCfg    DialConfig
-	dialAddr   net.Addr
-	resolveErr error
-	dialAt     int64
-	retryAt    int64
-	unixRetry  int64
-	dialDone   chan error
+	dial        *dialState // set while a dial is in progress, nil once open
 
 	// Shared with writers on any goroutine; mu also guarantees that fd is
 	// open while held and !wclosed: the loop sets wclosed under mu before it
 	// closes the descriptor, so a Write can never reach a reused fd.
-	mu        sync.Mutex
-	out       [][]byte
-	outLen    int
+	mu     sync.Mutex
+	out    [][]byte
+	outLen int
+
+	// Small fields last, packed together. Immutable:
+	role Role
+	// Owned by the loop goroutine:
+	state     connState
+	readEOF   bool
+	peerFirst bool // the peer's FIN came before any local close
+	paused    bool
+	parked    bool // deregistered while paused with ERR/HUP pending
+	wantOut   bool
+	closing   bool // graceful close in progress: flush, FIN, linger
+	lingering bool
+	shutWr    bool // shutdown(SHUT_WR) pending or done
+	shutDone  bool
+	// Guarded by mu:
 	wclosed   bool // no more writes: Close, CloseWrite, Abort or closed
 	closeReq  bool
 	abortReq  bool
@@ -110,7 +108,18 @@ type Conn struct {
 	aboveHigh bool
 	wrote     bool // a direct write happened since the last deadline check
 	ready     bool // connected: writes may go to the socket directly
-	local     net.Addr
+}
+
+// dialState is what a connection needs only while dialing; accepted
+// connections never carry it, and a dial drops it once open.
+type dialState struct {
+	cfg        DialConfig
+	addr       net.Addr
+	resolveErr error
+	at         int64 // the dial deadline, on the loop clock
+	retryAt    int64 // next AF_UNIX connect retry after EAGAIN, or 0
+	unixRetry  int64 // current retry backoff
+	done       chan error
 }
 
 var connIDs atomic.Uint64
@@ -135,18 +144,31 @@ func (c *Conn) LoopIndex() int { return c.loop.id }
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.remote
+	return c.remoteLocked()
 }
 
-// LocalAddr returns the connection's local address, or nil once it is
-// closed if it had not been asked for before.
+func (c *Conn) remoteLocked() net.Addr {
+	switch {
+	case c.remote != nil:
+		return c.remote
+	case c.raddr.IsValid():
+		return net.TCPAddrFromAddrPort(c.raddr)
+	case c.network == "unix" && c.role == RoleAccepted:
+		return &net.UnixAddr{Net: "unix"} // unnamed peer, as usual
+	}
+	return nil
+}
+
+// LocalAddr returns the connection's local address (getsockname), or nil
+// once it is closed or before a dial created its socket.
 func (c *Conn) LocalAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.local == nil && !c.fdClosed {
-		c.local, _ = sys.LocalAddr(c.fd)
+	if c.fdClosed || c.fd < 0 {
+		return nil
 	}
-	return c.local
+	a, _ := sys.LocalAddr(c.fd)
+	return a
 }
 
 // SetContext attaches a value to the connection, for the handler's state.
@@ -272,7 +294,9 @@ func (c *Conn) isClosed() bool {
 // opError shapes an error the way Go's net package does, so callers can use
 // errors.Is, errors.As(*net.OpError) and net.Error alike.
 func (c *Conn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.network, Source: c.local, Addr: c.remote, Err: err}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &net.OpError{Op: op, Net: c.network, Addr: c.remoteLocked(), Err: err}
 }
 
 func (c *Conn) markWriteClosed() {

@@ -55,7 +55,7 @@ func (l *loop) resume(c *Conn) {
 	if c.state == stateConnecting {
 		return // connected() applies the flag; a Unix dial in backoff stays parked
 	}
-	if len(c.in) > 0 && !c.closing {
+	if c.in != nil && !c.closing {
 		l.deliver(c, nil)
 		if c.state != stateOpen || c.paused {
 			return
@@ -260,10 +260,6 @@ func (l *loop) armDeadline(c *Conn) {
 	}
 	if c.lingering {
 		consider(c.lingerCheck)
-	}
-	if c.state == stateConnecting {
-		consider(c.dialAt)
-		consider(c.retryAt)
 	}
 	if next == 0 {
 		l.timers.remove(&c.timer)

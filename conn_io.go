@@ -89,15 +89,16 @@ func readError(err error) error {
 var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // deliver hands data to OnData, prefixed by what the handler left before,
-// and keeps only what it leaves this time.
+// and keeps only what it leaves this time, in a pooled buffer: a connection
+// with nothing pending holds none.
 func (l *loop) deliver(c *Conn, data []byte) {
-	if len(c.in) > 0 {
-		if len(c.in)+len(data) > l.opts.MaxReadBuffer {
+	if c.in != nil {
+		if len(*c.in)+len(data) > l.opts.MaxReadBuffer {
 			l.closeNow(c, ErrReadCapExceeded)
 			return
 		}
-		c.in = append(c.in, data...)
-		data = c.in
+		*c.in = append(*c.in, data...)
+		data = *c.in
 	}
 	used := c.h.OnData(c, data)
 	if used < 0 || used > len(data) {
@@ -107,25 +108,23 @@ func (l *loop) deliver(c *Conn, data []byte) {
 	switch {
 	case len(rest) == 0:
 		c.releaseIn()
-	case len(c.in) > 0: // data is c.in
-		c.in = c.in[:copy(c.in, rest)]
+	case c.in != nil: // data is *c.in
+		*c.in = (*c.in)[:copy(*c.in, rest)]
+	case len(rest) > l.opts.MaxReadBuffer:
+		l.closeNow(c, ErrReadCapExceeded)
 	default:
-		if len(rest) > l.opts.MaxReadBuffer {
-			l.closeNow(c, ErrReadCapExceeded)
-			return
-		}
-		c.inBox = inPool.Get().(*[]byte)
-		c.in = append((*c.inBox)[:0], rest...)
+		c.in = inPool.Get().(*[]byte)
+		*c.in = append((*c.in)[:0], rest...)
 	}
 }
 
 func (c *Conn) releaseIn() {
-	if c.inBox != nil {
-		if cap(c.in) <= 64<<10 {
-			*c.inBox = c.in[:0]
-			inPool.Put(c.inBox)
-		}
-		c.inBox = nil
+	if c.in == nil {
+		return
+	}
+	if cap(*c.in) <= 64<<10 { // do not let one huge message pin memory in the pool
+		*c.in = (*c.in)[:0]
+		inPool.Put(c.in)
 	}
 	c.in = nil
 }

@@ -18,6 +18,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	n, err := c.writeLocked(p, nil)
 	c.mu.Unlock()
+	if err != nil {
+		err = c.opError("write", err)
+	}
 	return n, err
 }
 
@@ -27,13 +30,17 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	c.mu.Lock()
 	n, err := c.writeLocked(nil, bufs)
 	c.mu.Unlock()
+	if err != nil {
+		err = c.opError("write", err)
+	}
 	return n, err
 }
 
-// writeLocked writes either p or bufs. Called with c.mu held.
+// writeLocked writes either p or bufs. Called with c.mu held; the caller
+// shapes a returned error with opError after unlocking.
 func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 	if c.wclosed {
-		return 0, c.opError("write", ErrClosed)
+		return 0, ErrClosed
 	}
 	total := len(p)
 	for _, b := range bufs {
@@ -53,7 +60,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 		c.loop.trace(TraceWrite, c.fd, c, 0, 0, written, err)
 		if err != nil && err != syscall.EAGAIN {
 			c.failLocked(err)
-			return 0, c.opError("write", writeError(err))
+			return 0, writeError(err)
 		}
 		c.loop.stats.bytesOut.Add(uint64(written))
 		c.wrote = true
@@ -64,7 +71,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 	rest := total - written
 	if c.outLen+rest > c.loop.opts.MaxWriteBuffer {
 		c.failLocked(nil)
-		return written, c.opError("write", ErrWriteCapExceeded)
+		return written, ErrWriteCapExceeded
 	}
 	c.appendOut(p, bufs, written)
 	if c.outLen > c.loop.opts.WriteHighWater && !c.aboveHigh {

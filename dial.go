@@ -94,23 +94,24 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, c
 	if err != nil {
 		return nil, err
 	}
-	c.dialDone = make(chan error, 1)
+	done := make(chan error, 1)
+	c.dial.done = done
 	if !c.loop.startDialing(ctx, c, tgt) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineClosed}
 	}
 	select {
-	case err := <-c.dialDone:
+	case err := <-done:
 		return dialResult(c, err)
 	case <-ctx.Done():
 		c.loop.enqueue(task{kind: taskDialCancel, c: c, err: ctx.Err()})
 	case <-c.loop.done:
 	}
 	select {
-	case err := <-c.dialDone:
+	case err := <-done:
 		return dialResult(c, err) // connected before the cancellation was seen
 	case <-c.loop.done:
 		select {
-		case err := <-c.dialDone:
+		case err := <-done:
 			return dialResult(c, err)
 		default: // the loop stopped before it saw the dial
 			return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineShutdown}
@@ -155,9 +156,7 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 	}
 	c := newConn(e.pickLoop(), -1, network, h, RoleDialed)
 	c.state = stateConnecting
-	c.dialCfg = dc
-	c.dialAt = e.clock() + durNanos(dc.Timeout)
-	c.dialAddr = raddr
+	c.dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
 	return c, tgt, nil
 }
 
@@ -236,7 +235,7 @@ func isNilAddr(a net.Addr) bool {
 // for an address, or through the resolver for a hostname.
 // It reports false if the loop has stopped: the engine is closed.
 func (l *loop) startDialing(ctx context.Context, c *Conn, tgt dialTarget) bool {
-	if c.dialAddr != nil {
+	if c.dial.addr != nil {
 		return l.enqueue(task{kind: taskDial, c: c})
 	}
 	return l.enqueue(task{kind: taskFunc, fn: func() { l.beginResolve(ctx, c, tgt) }})
@@ -258,9 +257,9 @@ func (l *loop) beginResolve(ctx context.Context, c *Conn, tgt dialTarget) {
 // it. It shares nothing with the loop but immutable fields; the result
 // travels in the task. The lookup ends with Dial's context or the timeout.
 func (l *loop) resolve(ctx context.Context, c *Conn, tgt dialTarget) {
-	ctx, cancel := context.WithTimeout(ctx, c.dialCfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.dial.cfg.Timeout)
 	defer cancel()
-	raddr, err := lookupTCP(ctx, c.network, tgt, c.dialCfg.LocalAddr)
+	raddr, err := lookupTCP(ctx, c.network, tgt, c.dial.cfg.LocalAddr)
 	l.enqueue(task{kind: taskFunc, fn: func() { l.resolved(c, raddr, err) }})
 }
 
@@ -295,7 +294,7 @@ func (l *loop) resolved(c *Conn, raddr net.Addr, err error) {
 		l.dialFailed(c, err)
 		return
 	}
-	c.dialAddr = raddr
+	c.dial.addr = raddr
 	l.startDial(c)
 }
 

@@ -55,8 +55,8 @@ func (l *loop) startDial(c *Conn) {
 // and SOCK_CLOEXEC are set atomically by default (KERNEL.md §3.1), and
 // enforced on a socket the caller made.
 func (l *loop) dialSocket(c *Conn) (int, error) {
-	family := sys.Family(c.dialAddr)
-	mk := c.dialCfg.Socket
+	family := sys.Family(c.dial.addr)
+	mk := c.dial.cfg.Socket
 	if mk == nil {
 		fd, err := sys.Socket(family, sys.SOCK_STREAM, 0)
 		l.trace(TraceSocket, fd, c, 0, 0, 0, err)
@@ -81,7 +81,7 @@ func (l *loop) dialSocket(c *Conn) (int, error) {
 // configureDial sets the socket options and binds LocalAddr. TCP_NODELAY
 // is on unless Options.TCPNagle, as in Go's net package.
 func (l *loop) configureDial(c *Conn) error {
-	cfg := &c.dialCfg
+	cfg := &c.dial.cfg
 	if c.network != "unix" {
 		if !l.opts.TCPNagle {
 			sys.SetNoDelay(c.fd, true)
@@ -116,7 +116,7 @@ func (l *loop) configureDial(c *Conn) error {
 // waits for any event; EAGAIN on AF_UNIX is a full backlog with no event to
 // come; anything else fails the dial.
 func (l *loop) connect(c *Conn) {
-	err := sys.Connect(c.fd, c.dialAddr)
+	err := sys.Connect(c.fd, c.dial.addr)
 	l.trace(TraceConnect, c.fd, c, 0, 0, 0, err)
 	switch {
 	case err == nil:
@@ -140,8 +140,8 @@ func (l *loop) unixBacklogFull(c *Conn) {
 	if !c.parked {
 		l.park(c)
 	}
-	c.unixRetry = min(max(2*c.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
-	c.retryAt = l.now + c.unixRetry
+	c.dial.unixRetry = min(max(2*c.dial.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
+	c.dial.retryAt = l.now + c.dial.unixRetry
 	l.armDial(c)
 }
 
@@ -183,11 +183,11 @@ func (l *loop) connected(c *Conn) {
 		l.dialFailed(c, err)
 		return
 	}
-	c.retryAt = 0
+	c.dial.retryAt = 0
 	c.state = stateOpen
 	c.mu.Lock()
 	c.ready = true // writes may go to the socket directly from now on
-	c.remote = c.dialAddr
+	c.remote = c.dial.addr
 	c.mu.Unlock()
 	c.lastRead, c.lastActive = l.now, l.now
 	l.conns++
@@ -199,9 +199,10 @@ func (l *loop) connected(c *Conn) {
 		l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
 		c.h.OnOpen(c)
 	}
-	if c.dialDone != nil {
-		c.dialDone <- nil
+	if c.dial.done != nil {
+		c.dial.done <- nil
 	}
+	c.dial = nil // only needed while connecting
 }
 
 // openInterest registers an open connection's interest: input unless
@@ -242,7 +243,7 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		return
 	}
 	l.stats.dialFailed.Add(1)
-	operr := &net.OpError{Op: "dial", Net: c.network, Source: c.dialCfg.LocalAddr, Addr: c.dialAddr, Err: err}
+	operr := &net.OpError{Op: "dial", Net: c.network, Source: c.dial.cfg.LocalAddr, Addr: c.dial.addr, Err: err}
 	if c.fd >= 0 {
 		l.closeNow(c, operr)
 	} else {
@@ -256,8 +257,8 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		l.trace(TraceClose, -1, c, 0, 0, 0, operr)
 		c.h.OnClose(c, operr)
 	}
-	if c.dialDone != nil {
-		c.dialDone <- operr
+	if c.dial.done != nil {
+		c.dial.done <- operr
 	}
 }
 
@@ -267,11 +268,11 @@ func (l *loop) dialFailed(c *Conn, err error) {
 // every firing makes progress.
 func (l *loop) dialDeadline(c *Conn) {
 	switch {
-	case l.now >= c.dialAt:
+	case l.now >= c.dial.at:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "dial-timeout", nil)
 		l.dialFailed(c, errDialTimeout)
-	case c.retryAt != 0 && l.now >= c.retryAt:
-		c.retryAt = 0
+	case c.dial.retryAt != 0 && l.now >= c.dial.retryAt:
+		c.dial.retryAt = 0
 		l.armDial(c)
 		l.connect(c)
 	default:
@@ -285,9 +286,9 @@ func (l *loop) dialDeadline(c *Conn) {
 // from zero now they would lie in the past, and a timer re-armed in the
 // past fires for ever without the loop reaching epoll_wait again.
 func (l *loop) armDial(c *Conn) {
-	next := c.dialAt
-	if c.retryAt != 0 && c.retryAt < next {
-		next = c.retryAt
+	next := c.dial.at
+	if c.dial.retryAt != 0 && c.dial.retryAt < next {
+		next = c.dial.retryAt
 	}
 	l.timers.schedule(&c.timer, next)
 }

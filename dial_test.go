@@ -332,8 +332,12 @@ func TestDialCloseBeforeOpen(t *testing.T) {
 			e := newEngine(t, Options{Loops: 1})
 			ln := listen(t, e, newDialHandler(), nil)
 			cli := newDialHandler()
+			// Hold the loop so that it sees the dial and the close in one
+			// batch: on loopback the connect would otherwise complete first.
+			release := blockLoop(e, 0)
 			c, err := e.DialAsync("tcp", fmt.Sprintf(tc.addr, ln.Addr().(*net.TCPAddr).Port), cli, nil)
 			if err != nil {
+				release()
 				t.Fatal(err)
 			}
 			if tc.abort {
@@ -341,6 +345,7 @@ func TestDialCloseBeforeOpen(t *testing.T) {
 			} else {
 				err = c.Close()
 			}
+			release()
 			if err != nil {
 				t.Fatal(err)
 			}

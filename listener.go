@@ -199,12 +199,12 @@ func (l *loop) closeListenerFD(lh *lnHandle) {
 // skipped; resource exhaustion pauses the listener (KERNEL.md §3.8, §3.9).
 func (l *loop) acceptEvent(lh *lnHandle) {
 	for i := 0; i < l.opts.AcceptBatch; i++ {
-		fd, raddr, err := sys.Accept(lh.fd)
-		l.traceAccept(lh.fd, fd, raddr, err)
+		fd, err := sys.Accept(lh.fd, &l.sa)
+		l.traceAccept(lh.fd, fd, err)
 		switch {
 		case err == nil:
 			l.stats.accepted.Add(1)
-			l.dispatchAccepted(lh, fd, raddr)
+			l.dispatchAccepted(lh, fd)
 		case err == syscall.EAGAIN:
 			return // normal, also right after a wake-up on a shared listener
 		case sys.IsTemporaryAccept(err):
@@ -226,16 +226,25 @@ func (l *loop) acceptEvent(lh *lnHandle) {
 	}
 }
 
-func (l *loop) dispatchAccepted(lh *lnHandle, fd int, raddr net.Addr) {
+// dispatchAccepted hands a new descriptor to its loop, with the peer's
+// address as a compact netip.AddrPort (or, for Unix sockets, its name).
+func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
+	ap, _ := l.sa.AddrPort()
+	var name string
+	if lh.ln.network == "unix" {
+		name = l.sa.UnixName()
+	}
 	target := l
 	if !lh.ln.cfg.ReusePort {
 		target = l.eng.pickLoop()
 	}
 	if target == l {
-		l.adopt(fd, raddr, lh.ln)
+		l.adopt(fd, ap, name, lh.ln)
 		return
 	}
-	target.enqueue(task{kind: taskAdopt, fd: fd, addr: raddr, ln: lh.ln})
+	if !target.enqueue(task{kind: taskAdopt, fd: fd, ap: ap, name: name, ln: lh.ln}) {
+		sys.Close(fd) // that loop has stopped: the engine is shutting down
+	}
 }
 
 // pauseListener silences a listener whose accept hit EMFILE and friends.

@@ -2,6 +2,7 @@ package epollnet
 
 import (
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -53,7 +54,8 @@ type task struct {
 	lh   *lnHandle
 	t    *Timer
 	ln   *Listener
-	addr net.Addr
+	ap   netip.AddrPort
+	name string
 	fn   func()
 	err  error
 }
@@ -69,6 +71,7 @@ type loop struct {
 	fds    []fdEntry
 	buf    []byte
 	iov    sys.Iovecs
+	sa     sys.Sockaddr // accept4's peer address, reused
 	timers timerHeap
 	now    int64
 	lhs    []*lnHandle
@@ -211,7 +214,7 @@ func (l *loop) exec(t *task) {
 	case taskTimer:
 		l.timers.schedule(&t.t.e, t.t.e.when)
 	case taskAdopt:
-		l.adopt(t.fd, t.addr, t.ln)
+		l.adopt(t.fd, t.ap, t.name, t.ln)
 	case taskListen:
 		l.addListener(t.lh)
 	case taskUnlisten:
@@ -326,13 +329,16 @@ func (l *loop) teardown() {
 }
 
 // adopt registers an accepted descriptor as a connection of this loop.
-func (l *loop) adopt(fd int, raddr net.Addr, ln *Listener) {
+func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 	if l.stop || l.eng.closing.Load() {
 		sys.Close(fd)
 		return
 	}
 	c := newConn(l, fd, ln.network, ln.h, RoleAccepted)
-	c.remote = raddr
+	c.raddr = raddr
+	if name != "" {
+		c.remote = &net.UnixAddr{Name: name, Net: "unix"}
+	}
 	if ln.network != "unix" && !l.opts.TCPNagle {
 		sys.SetNoDelay(fd, true)
 	}

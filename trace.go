@@ -110,8 +110,8 @@ func (l *loop) emit(k TraceKind, fd int, c *Conn, role Role, ready poller.Events
 	if c != nil {
 		ev.Conn = c.id
 		ev.Role = c.role
-		if k == TraceConnect || k == TraceAccept {
-			ev.Addr = c.dialAddr
+		if k == TraceConnect && c.dial != nil {
+			ev.Addr = c.dial.addr
 		}
 	}
 	if c != nil && c.network != "unix" && fd >= 0 &&
@@ -130,12 +130,16 @@ func (l *loop) traceCtl(op string, fd int, c *Conn, role Role, interest poller.E
 	l.emit(TraceInterest, fd, c, role, interest, 0, err, op)
 }
 
-func (l *loop) traceAccept(lfd, nfd int, raddr net.Addr, err error) {
+func (l *loop) traceAccept(lfd, nfd int, err error) {
 	if l.opts.Tracer == nil {
 		return
 	}
+	var addr net.Addr
+	if ap, ok := l.sa.AddrPort(); ok && err == nil {
+		addr = net.TCPAddrFromAddrPort(ap)
+	}
 	l.opts.Tracer(&TraceEvent{Time: time.Duration(l.eng.clock()), Loop: l.id, FD: lfd,
-		Role: RoleListener, Kind: TraceAccept, N: nfd, Err: err, Addr: raddr})
+		Role: RoleListener, Kind: TraceAccept, N: nfd, Err: err, Addr: addr})
 }
 
 // errnoOrNil turns a zero errno into a nil error without allocating.

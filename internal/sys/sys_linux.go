@@ -4,6 +4,7 @@ package sys
 
 import (
 	"net"
+	"net/netip"
 	"syscall"
 	"unsafe"
 
@@ -15,8 +16,8 @@ import (
 // call, so only tests that do not run in parallel with engine users may swap
 // them.
 var (
-	// Accept4Func accepts one connection from a listening socket.
-	Accept4Func = unix.Accept4
+	// Accept4Func accepts one connection from a listening socket into sa.
+	Accept4Func = accept4
 	// CloseFunc closes a file descriptor.
 	CloseFunc = unix.Close
 	// SocketFunc creates a socket.
@@ -35,21 +36,71 @@ func Socket(family, typ, proto int) (int, error) {
 	return SocketFunc(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 }
 
-// Accept takes one connection off a listening socket. The new socket is
-// non-blocking and close-on-exec: on Linux accept() does NOT inherit
-// O_NONBLOCK from the listener (KERNEL.md C9), so accept4 flags are required.
-// EINTR is retried; every other error is returned as a raw errno.
-func Accept(fd int) (int, net.Addr, error) {
-	for {
-		nfd, sa, err := Accept4Func(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, nil, err
-		}
-		return nfd, SockaddrToAddr(sa, false), nil
+// Sockaddr is a kernel socket address filled in by Accept. A loop keeps one
+// and reuses it, so accepting allocates nothing (x/sys/unix.Accept4 returns
+// a freshly allocated Sockaddr per call).
+type Sockaddr struct {
+	raw unix.RawSockaddrAny
+	n   uint32
+}
+
+// AddrPort returns the address as an IP and port, with ok false for a
+// non-IP (Unix) address.
+func (sa *Sockaddr) AddrPort() (ap netip.AddrPort, ok bool) {
+	switch sa.raw.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa.raw))
+		return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), ntohs(p.Port)), true
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa.raw))
+		return netip.AddrPortFrom(netip.AddrFrom16(p.Addr).Unmap(), ntohs(p.Port)), true
 	}
+	return netip.AddrPort{}, false
+}
+
+// UnixName returns the path of a Unix socket address ("" when unnamed).
+func (sa *Sockaddr) UnixName() string {
+	if sa.raw.Addr.Family != unix.AF_UNIX || sa.n <= 2 {
+		return ""
+	}
+	p := (*unix.RawSockaddrUnix)(unsafe.Pointer(&sa.raw))
+	n := int(sa.n) - 2
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&p.Path[0])), n)
+	for i, c := range b {
+		if c == 0 && i > 0 {
+			b = b[:i]
+			break
+		}
+	}
+	if len(b) > 0 && b[0] == 0 {
+		b = append([]byte{'@'}, b[1:]...) // abstract socket, shown as Go does
+	}
+	return string(b)
+}
+
+func ntohs(p uint16) uint16 { return p>>8 | p<<8 }
+
+// Accept takes one connection off a listening socket, storing the peer's
+// address in sa. The new socket is non-blocking and close-on-exec: on Linux
+// accept() does NOT inherit O_NONBLOCK from the listener (KERNEL.md C9).
+// EINTR is retried; every other error is returned as a raw errno.
+func Accept(fd int, sa *Sockaddr) (int, error) {
+	for {
+		nfd, err := Accept4Func(fd, sa)
+		if err != unix.EINTR {
+			return nfd, err
+		}
+	}
+}
+
+func accept4(fd int, sa *Sockaddr) (int, error) {
+	sa.n = unix.SizeofSockaddrAny
+	nfd, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&sa.raw)),
+		uintptr(unsafe.Pointer(&sa.n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(nfd), nil
 }
 
 // Read reads into p, retrying EINTR. It returns (0, nil) at end of stream.

@@ -4,6 +4,7 @@ package sys
 
 import (
 	"net"
+	"net/netip"
 	"syscall"
 )
 
@@ -26,8 +27,17 @@ const (
 // Socket reports ErrUnsupported.
 func Socket(family, typ, proto int) (int, error) { return -1, ErrUnsupported }
 
+// Sockaddr is a kernel socket address; unused off Linux.
+type Sockaddr struct{}
+
+// AddrPort reports no address.
+func (sa *Sockaddr) AddrPort() (netip.AddrPort, bool) { return netip.AddrPort{}, false }
+
+// UnixName reports no name.
+func (sa *Sockaddr) UnixName() string { return "" }
+
 // Accept reports ErrUnsupported.
-func Accept(fd int) (int, net.Addr, error) { return -1, nil, ErrUnsupported }
+func Accept(fd int, sa *Sockaddr) (int, error) { return -1, ErrUnsupported }
 
 // Read reports ErrUnsupported.
 func Read(fd int, p []byte) (int, error) { return 0, ErrUnsupported }
