@@ -151,20 +151,18 @@ func (l *loop) run() {
 	l.teardown()
 }
 
-// poll returns ready events. It polls without blocking first: a busy loop
-// finds work there and never parks. Otherwise it parks in Wait until an
-// event, a wake-up or the next timer.
+// poll returns ready events, parking in Wait until an event, a wake-up or
+// the next timer when there is nothing to do.
 func (l *loop) poll() (int, error) {
-	if n, err := l.p.Poll(); n > 0 || err != nil {
-		return n, err
-	}
 	if l.pending.Load() != 0 || l.nextTimer() == 0 {
-		return 0, nil
+		return l.p.Poll()
 	}
 	l.p.PrepareSleep()
 	if l.pending.Load() != 0 {
 		return l.p.Poll()
 	}
+	// Wait polls once more before it parks, so a busy loop never parks and
+	// an idle one makes one epoll_wait(0) before the runtime's blocking one.
 	return l.p.Wait(time.Duration(l.nextTimer()))
 }
 
@@ -339,6 +337,9 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 	if name != "" {
 		c.remote = &net.UnixAddr{Name: name, Net: "unix"}
 	}
+	if pc := ln.cfg.ProxyProtocol; pc != nil && !l.proxyAdmit(c, pc) {
+		return // an untrusted source, refused
+	}
 	if ln.network != "unix" && !l.opts.TCPNagle {
 		sys.SetNoDelay(fd, true)
 	}
@@ -368,6 +369,10 @@ func (l *loop) open(c *Conn) error {
 	l.stats.opened.Add(1)
 	l.armDeadline(c)
 	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
+	if c.proxyWait {
+		l.proxyStart(c) // OnOpen comes with the PROXY header
+		return nil
+	}
 	c.h.OnOpen(c)
 	return nil
 }

@@ -186,6 +186,9 @@ func (p *Poller) markWake(n int) {
 // Poll returns the events ready now without blocking. It is a raw system
 // call: it cannot block, so the scheduler need not be told.
 func (p *Poller) Poll() (int, error) {
+	if p.sleeping.Load() != 0 {
+		p.sleeping.Store(0) // PrepareSleep was called, but the loop will not park
+	}
 	n, e := p.rawWait()
 	if e != 0 {
 		if e == unix.EINTR {
