@@ -101,3 +101,32 @@ func BenchmarkTimerSchedule(b *testing.B) {
 		h.schedule(&entries[i%len(entries)], int64(i*7919%20000))
 	}
 }
+
+// BenchmarkTraceOff measures a trace point with no tracer set: the inlined
+// nil check that every system call result on the hot path goes through.
+func BenchmarkTraceOff(b *testing.B) {
+	e, err := New(Options{Loops: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	l := e.loops[0]
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		l.trace(TraceRead, 7, nil, RoleAccepted, 0, i, nil)
+	}
+}
+
+// BenchmarkTraceOn is the same trace point with a tracer that discards.
+func BenchmarkTraceOn(b *testing.B) {
+	e, err := New(Options{Loops: 1, Tracer: func(*TraceEvent) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	l := e.loops[0]
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		l.trace(TraceRead, 7, nil, RoleAccepted, 0, i, nil)
+	}
+}
