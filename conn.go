@@ -60,7 +60,7 @@ type Conn struct {
 	h       Handler
 	network string
 	raddr   netip.AddrPort // accepted TCP peer: kept compact, no allocation
-	remote  net.Addr       // dialed or named Unix peer
+	remote  net.Addr       // dialed or named Unix peer; *proxyState with ProxyProtocol (proxy.go)
 
 	ctx atomic.Value
 
@@ -99,6 +99,7 @@ type Conn struct {
 	lingering bool
 	shutWr    bool // shutdown(SHUT_WR) pending or done
 	shutDone  bool
+	proxyWait bool // awaiting a PROXY header: reads go to the parser, no OnOpen yet (proxy.go)
 	// Guarded by mu:
 	wclosed   bool // no more writes: Close, CloseWrite, Abort or closed
 	closeReq  bool
@@ -141,6 +142,8 @@ func (c *Conn) LoopIndex() int { return c.loop.id }
 
 // RemoteAddr returns the peer's address (for accepted Unix sockets, usually
 // an unnamed *net.UnixAddr), or nil for a dial that has not connected yet.
+// Behind a proxy (ListenConfig.ProxyProtocol) it is the client's address
+// from the PROXY header; Conn.ProxyHeader has the proxy's.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -150,6 +153,9 @@ func (c *Conn) RemoteAddr() net.Addr {
 func (c *Conn) remoteLocked() net.Addr {
 	switch {
 	case c.remote != nil:
+		if ps, ok := c.remote.(*proxyState); ok {
+			return ps.remoteAddr(c)
+		}
 		return c.remote
 	case c.raddr.IsValid():
 		return net.TCPAddrFromAddrPort(c.raddr)

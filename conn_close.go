@@ -230,7 +230,11 @@ func (l *loop) closeNow(c *Conn, why error) {
 		l.stats.closed.Add(1)
 		l.rearmPausedListeners()
 	}
-	c.h.OnClose(c, why)
+	if c.proxyWait {
+		l.proxyClosed(c, why) // OnOpen never ran: no OnClose either
+	} else {
+		c.h.OnClose(c, why)
+	}
 	if wasOpen {
 		l.eng.checkDrained()
 	}

@@ -92,6 +92,10 @@ var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }
 // and keeps only what it leaves this time, in a pooled buffer: a connection
 // with nothing pending holds none.
 func (l *loop) deliver(c *Conn, data []byte) {
+	if c.proxyWait {
+		l.proxyDeliver(c, data)
+		return
+	}
 	if c.in != nil {
 		if len(*c.in)+len(data) > l.opts.MaxReadBuffer {
 			l.closeNow(c, ErrReadCapExceeded)
@@ -130,6 +134,10 @@ func (c *Conn) releaseIn() {
 }
 
 func (l *loop) onEOF(c *Conn) {
+	if c.proxyWait {
+		l.proxyEOF(c)
+		return
+	}
 	c.readEOF = true
 	c.peerFirst = true
 	l.updateInterest(c) // a socket at EOF stays readable forever under LT

@@ -127,6 +127,11 @@ func (e *Engine) ListenFD(fd int, h Handler, cfg *ListenConfig) (*Listener, erro
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "fd" + strconv.Itoa(fd), Err: err}
 	}
+	if c.ProxyProtocol != nil {
+		if err := c.ProxyProtocol.checkTrusted(network); err != nil {
+			return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: err}
+		}
+	}
 	if err := sys.SetNonblock(fd); err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: err}
 	}
@@ -197,6 +202,13 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 4096
+	}
+	if c.ProxyProtocol != nil {
+		pc, err := c.ProxyProtocol.normalized(network)
+		if err != nil {
+			return c, &net.OpError{Op: "listen", Net: network, Err: err}
+		}
+		c.ProxyProtocol = pc
 	}
 	return c, nil
 }

@@ -61,6 +61,22 @@ var (
 	ErrLingerTimeout error = &timeoutError{"epollnet: linger timeout"}
 )
 
+// PROXY protocol refusals, reported to ProxyConfig.OnReject. The handler
+// never sees these connections.
+var (
+	// ErrProxyUntrusted: a connection from a source outside
+	// ProxyConfig.Trusted was refused.
+	ErrProxyUntrusted = errors.New("epollnet: connection from a source not trusted to send a PROXY header")
+
+	// ErrProxyHeader: the PROXY protocol header was malformed, or the peer
+	// closed the connection before completing it. The error says which.
+	ErrProxyHeader = errors.New("epollnet: invalid PROXY protocol header")
+
+	// ErrProxyTimeout: the complete header had not arrived within
+	// ProxyConfig.HeaderTimeout. It is a net.Error with Timeout() true.
+	ErrProxyTimeout error = &timeoutError{"epollnet: PROXY protocol header timeout"}
+)
+
 // timeoutError is a net.Error whose Timeout method reports true and that
 // matches os.ErrDeadlineExceeded, as Go's own deadline errors do.
 type timeoutError struct{ msg string }

@@ -10,7 +10,8 @@ package epollnet
 // Embed BaseHandler to implement only the methods you need.
 type Handler interface {
 	// OnOpen is called once when the connection is established: after
-	// accept for a listener's connections, after the connect completed for
+	// accept for a listener's connections (with ListenConfig.ProxyProtocol,
+	// once the PROXY header arrived), after the connect completed for
 	// dialed ones. Data may already be waiting; OnData follows.
 	OnOpen(c *Conn)
 
@@ -35,7 +36,9 @@ type Handler interface {
 	// descriptor is closed, with the reason: nil after Close, ErrPeerClosed,
 	// an error matching ErrPeerReset and syscall.ECONNRESET, ErrIdleTimeout,
 	// ErrWriteCapExceeded, ErrEngineShutdown, and so on. For a dial that
-	// failed, OnOpen was never called and reason is the dial error.
+	// failed, OnOpen was never called and reason is the dial error. A
+	// connection refused for its PROXY header never opened: the handler
+	// gets no call for it at all (see ProxyConfig).
 	OnClose(c *Conn, reason error)
 }
 

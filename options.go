@@ -182,4 +182,9 @@ type ListenConfig struct {
 	// arrives or the period (rounded up by the kernel) has passed. Silent
 	// clients are still handed over after it, so pair it with ReadTimeout.
 	DeferAccept time.Duration
+
+	// ProxyProtocol, if set, requires every connection (from the trusted
+	// sources it lists) to begin with a PROXY protocol header, whose client
+	// address Conn.RemoteAddr then reports. See ProxyConfig.
+	ProxyProtocol *ProxyConfig
 }

@@ -11,6 +11,7 @@ type loopStats struct {
 	wakeups, events, stale     atomic.Uint64
 	timers, highWater          atomic.Uint64
 	dialed, dialFailed         atomic.Uint64
+	proxyRejected              atomic.Uint64
 	registered                 atomic.Int64
 }
 
@@ -32,6 +33,11 @@ type LoopStats struct {
 	StaleEvents  uint64 // events dropped for a closed or reused descriptor
 	TimersFired  uint64 // timer expirations handled
 	HighWater    uint64 // times a connection's output rose above WriteHighWater
+	// ProxyRejected counts connections of listeners with ProxyProtocol that
+	// were closed without a valid header: untrusted sources, malformed
+	// headers, header timeouts, peers that left first. Except for untrusted
+	// sources, refused before registration, they count in Opened and Closed.
+	ProxyRejected uint64
 }
 
 // Stats is a snapshot of the engine's counters, per loop and summed.
@@ -63,6 +69,7 @@ func (l *loop) snapshot() LoopStats {
 		BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 		Wakeups: st.wakeups.Load(), Events: st.events.Load(), StaleEvents: st.stale.Load(),
 		TimersFired: st.timers.Load(), HighWater: st.highWater.Load(),
+		ProxyRejected: st.proxyRejected.Load(),
 	}
 }
 
@@ -83,4 +90,5 @@ func (t *LoopStats) add(s LoopStats) {
 	t.StaleEvents += s.StaleEvents
 	t.TimersFired += s.TimersFired
 	t.HighWater += s.HighWater
+	t.ProxyRejected += s.ProxyRejected
 }
