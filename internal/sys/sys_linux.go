@@ -414,3 +414,9 @@ func TCPState(fd int) (uint8, error) {
 	}
 	return info.State, nil
 }
+
+// SetCloseOnExec sets FD_CLOEXEC on an inherited descriptor.
+func SetCloseOnExec(fd int) error {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+	return Wrap("fcntl", err)
+}

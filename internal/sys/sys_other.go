@@ -134,3 +134,6 @@ func TCPState(fd int) (uint8, error) { return 0, ErrUnsupported }
 
 // SocketError reports ErrUnsupported.
 func SocketError(fd int) (syscall.Errno, error) { return 0, ErrUnsupported }
+
+// SetCloseOnExec reports ErrUnsupported.
+func SetCloseOnExec(fd int) error { return ErrUnsupported }
