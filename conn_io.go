@@ -67,6 +67,7 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 				return
 			}
 		case err == syscall.EAGAIN:
+			l.stats.readAgain.Add(1)
 			return
 		case err == nil:
 			l.onEOF(c)

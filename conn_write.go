@@ -68,6 +68,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 			return total, nil
 		}
 	}
+	c.loop.stats.writeAgain.Add(1) // the kernel took less than all of it
 	rest := total - written
 	if c.outLen+rest > c.loop.opts.MaxWriteBuffer {
 		c.failLocked(nil)

@@ -244,6 +244,7 @@ func (l *loop) dialFailed(c *Conn, err error) {
 	}
 	l.stats.dialFailed.Add(1)
 	operr := &net.OpError{Op: "dial", Net: c.network, Source: c.dial.cfg.LocalAddr, Addr: c.dial.addr, Err: err}
+	l.stats.dialFailedBy[Classify(operr)].Add(1)
 	if c.fd >= 0 {
 		l.closeNow(c, operr)
 	} else {

@@ -80,6 +80,8 @@ const (
 	// ClassOther is every other error: resolution failures, invalid
 	// arguments, engine shutdown, EMFILE, EACCES on a Unix socket file...
 	ClassOther
+
+	numErrorClasses = iota // the size of LoopStats.DialFailedBy
 )
 
 var errorClassNames = [...]string{"none", "refused", "timeout", "unreachable", "reset",

@@ -11,6 +11,8 @@ type loopStats struct {
 	wakeups, events, stale     atomic.Uint64
 	timers, highWater          atomic.Uint64
 	dialed, dialFailed         atomic.Uint64
+	dialFailedBy               [numErrorClasses]atomic.Uint64
+	readAgain, writeAgain      atomic.Uint64
 	proxyRejected              atomic.Uint64
 	registered                 atomic.Int64
 }
@@ -26,6 +28,11 @@ type LoopStats struct {
 	AcceptPauses uint64 // listener pauses after EMFILE, ENFILE, ENOBUFS, ENOMEM
 	Dialed       uint64 // dials that connected
 	DialFailed   uint64 // dials that failed
+	// DialFailedBy counts failed dials by class, indexed by ErrorClass
+	// (DialFailedBy[ClassRefused], ...).
+	DialFailedBy [numErrorClasses]uint64
+	ReadEAGAIN   uint64 // reads that found the socket empty (EAGAIN)
+	WriteEAGAIN  uint64 // writes the kernel refused in part or whole: output was buffered
 	BytesIn      uint64 // bytes read
 	BytesOut     uint64 // bytes written
 	Wakeups      uint64 // returns from epoll_wait
@@ -61,11 +68,16 @@ func (e *Engine) Stats() Stats {
 
 func (l *loop) snapshot() LoopStats {
 	st := &l.stats
-	return LoopStats{
+	var by [numErrorClasses]uint64
+	for i := range by {
+		by[i] = st.dialFailedBy[i].Load()
+	}
+	return LoopStats{DialFailedBy: by,
 		Conns: l.nconns.Load(), Registered: st.registered.Load(),
 		Opened: st.opened.Load(), Closed: st.closed.Load(), Accepted: st.accepted.Load(),
 		AcceptErrors: st.acceptErrors.Load(), AcceptPauses: st.acceptPauses.Load(),
 		Dialed: st.dialed.Load(), DialFailed: st.dialFailed.Load(),
+		ReadEAGAIN: st.readAgain.Load(), WriteEAGAIN: st.writeAgain.Load(),
 		BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 		Wakeups: st.wakeups.Load(), Events: st.events.Load(), StaleEvents: st.stale.Load(),
 		TimersFired: st.timers.Load(), HighWater: st.highWater.Load(),
@@ -83,6 +95,11 @@ func (t *LoopStats) add(s LoopStats) {
 	t.AcceptPauses += s.AcceptPauses
 	t.Dialed += s.Dialed
 	t.DialFailed += s.DialFailed
+	for i := range t.DialFailedBy {
+		t.DialFailedBy[i] += s.DialFailedBy[i]
+	}
+	t.ReadEAGAIN += s.ReadEAGAIN
+	t.WriteEAGAIN += s.WriteEAGAIN
 	t.BytesIn += s.BytesIn
 	t.BytesOut += s.BytesOut
 	t.Wakeups += s.Wakeups
