@@ -25,7 +25,7 @@ var (
 	// ConnectFunc starts a connect.
 	ConnectFunc = unix.Connect
 	// ReadFunc reads from a socket.
-	ReadFunc = unix.Read
+	ReadFunc = read
 	// SendFunc writes one buffer to a socket.
 	SendFunc = send
 )
@@ -130,12 +130,27 @@ func Send(fd int, p []byte) (int, error) {
 	}
 }
 
+// read and send are raw system calls: on a non-blocking socket they never
+// block, so telling the scheduler (entersyscall/exitsyscall, as
+// syscall.Syscall does) is pure overhead on the hot path.
+func read(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
 func send(fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
 		unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
 		return 0, e
@@ -188,7 +203,7 @@ func sendmsg(fd int, vec []unix.Iovec, bufs [][]byte) (int, error) {
 	msg.Iov = &vec[0]
 	msg.SetIovlen(n)
 	for {
-		w, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
+		w, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
 			unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 		if e == unix.EINTR {
 			continue
