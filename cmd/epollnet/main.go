@@ -5,6 +5,8 @@
 //	epollnet trace --scenario ack-dropped # where the design note's diagram is wrong
 //	epollnet trace --list                 # every scenario
 //	epollnet help trace                   # every flag
+//	epollnet serve --proto http           # an HTTP/1.1 server on 127.0.0.1:8080
+//	epollnet bench                        # load an in-process echo server (docs/cli.md)
 //
 // See docs/trace.md for the output formats.
 package main
@@ -13,10 +15,11 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

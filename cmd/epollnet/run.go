@@ -28,6 +28,8 @@ func commands() []command {
 	return []command{
 		{"trace", "run a connection and draw what epoll and the kernel did, as a sequence diagram",
 			runTrace, traceUsage},
+		{"serve", "serve echo, discard or HTTP/1.1 on the engine until interrupted", runServe, serveUsage},
+		{"bench", "load-test a server (or an in-process one) and report latency percentiles", runBench, benchUsage},
 	}
 }
 

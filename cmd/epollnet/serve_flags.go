@@ -1,0 +1,236 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// serveOptions is the parsed command line of "epollnet serve".
+type serveOptions struct {
+	proto           string        // --proto: echo, discard or http
+	listen          []string      // --listen, repeatable: host:port or unix:/path
+	loops           int           // --loops: event loops, 0 for one per CPU
+	reusePort       bool          // --reuseport: one SO_REUSEPORT listener per loop
+	maxConns        int           // --max-conns: open connections beyond it are reset
+	maxReadBuffer   int           // --max-read-buffer: unconsumed input per connection
+	maxWriteBuffer  int           // --max-write-buffer: pending output per connection
+	idleTimeout     time.Duration // --idle-timeout: close after this long without traffic
+	headerTimeout   time.Duration // --header-timeout: http: a request must arrive within it
+	maxHeaderBytes  int           // --max-header-bytes: http: request head limit (431)
+	maxBodyBytes    int           // --max-body-bytes: http: request body limit (413)
+	shutdownTimeout time.Duration // --shutdown-timeout: graceful shutdown bound
+	statusInterval  time.Duration // --status-interval: period of the status line
+	quiet           bool          // --quiet: no status line
+}
+
+// Protocols "serve" speaks.
+const (
+	protoEcho    = "echo"
+	protoDiscard = "discard"
+	protoHTTP    = "http"
+	protoRaw     = "raw" // bench only: send, expect nothing back
+)
+
+// defaultServeOptions are the defaults the usage text states. maxConns 0
+// means "derive from RLIMIT_NOFILE" (defaultMaxConns).
+func defaultServeOptions() serveOptions {
+	return serveOptions{
+		proto:           protoEcho,
+		maxReadBuffer:   512 << 10,
+		maxWriteBuffer:  4 << 20,
+		idleTimeout:     60 * time.Second,
+		headerTimeout:   10 * time.Second,
+		maxHeaderBytes:  8 << 10,
+		maxBodyBytes:    64 << 10,
+		shutdownTimeout: 5 * time.Second,
+		statusInterval:  5 * time.Second,
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// parseServe parses serve's flags. It returns flag.ErrHelp for -h, and
+// errUsage, after printing why, for a bad command line.
+func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
+	o := defaultServeOptions()
+	fs := flag.NewFlagSet("epollnet serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { serveUsage(stderr) }
+	var listen stringList
+	fs.StringVar(&o.proto, "proto", o.proto, "")
+	fs.Var(&listen, "listen", "")
+	fs.IntVar(&o.loops, "loops", 0, "")
+	fs.BoolVar(&o.reusePort, "reuseport", false, "")
+	fs.IntVar(&o.maxConns, "max-conns", 0, "")
+	fs.IntVar(&o.maxReadBuffer, "max-read-buffer", o.maxReadBuffer, "")
+	fs.IntVar(&o.maxWriteBuffer, "max-write-buffer", o.maxWriteBuffer, "")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", o.idleTimeout, "")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", o.headerTimeout, "")
+	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", o.maxHeaderBytes, "")
+	fs.IntVar(&o.maxBodyBytes, "max-body-bytes", o.maxBodyBytes, "")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "")
+	fs.DurationVar(&o.statusInterval, "status-interval", o.statusInterval, "")
+	fs.BoolVar(&o.quiet, "quiet", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, errUsage
+	}
+	o.listen = listen
+	if len(o.listen) == 0 {
+		o.listen = []string{"127.0.0.1:8080"}
+	}
+	if err := o.validate(fs); err != nil {
+		fmt.Fprintf(stderr, "epollnet serve: %v\n\nRun \"epollnet help serve\" for usage.\n", err)
+		return o, errUsage
+	}
+	return o, nil
+}
+
+// validate checks ranges and combinations the flag package cannot.
+func (o *serveOptions) validate(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (serve takes flags only)", fs.Arg(0))
+	}
+	switch o.proto {
+	case protoEcho, protoDiscard, protoHTTP:
+	default:
+		return fmt.Errorf("unknown --proto %q: want echo, discard or http", o.proto)
+	}
+	for _, a := range o.listen {
+		network, _, err := splitAddr(a)
+		if err != nil {
+			return fmt.Errorf("--listen %q: %v", a, err)
+		}
+		if network == "unix" && o.reusePort {
+			return errors.New("--reuseport applies to TCP listeners only")
+		}
+	}
+	switch {
+	case o.loops < 0 || o.loops > 1024:
+		return fmt.Errorf("--loops %d out of range [0, 1024]", o.loops)
+	case o.maxConns < 0:
+		return errors.New("--max-conns must not be negative")
+	case o.maxReadBuffer < minReadBuffer:
+		return fmt.Errorf("--max-read-buffer must be at least %d", minReadBuffer)
+	case o.maxWriteBuffer < minWriteBuffer:
+		return fmt.Errorf("--max-write-buffer must be at least %d", minWriteBuffer)
+	case o.idleTimeout < 0 || o.headerTimeout < 0:
+		return errors.New("timeouts must not be negative (0 disables)")
+	case o.shutdownTimeout <= 0 || o.statusInterval <= 0:
+		return errors.New("--shutdown-timeout and --status-interval must be positive")
+	case o.maxHeaderBytes < 256 || o.maxBodyBytes < 0:
+		return errors.New("--max-header-bytes must be at least 256 and --max-body-bytes not negative")
+	}
+	// A request is parsed whole from the connection's unconsumed input, so
+	// the read cap must hold the largest acceptable one, chunked framing
+	// included (at most twice the data plus 16 KiB, see internal/http1),
+	// and the reads that may follow while reading pauses (see flow):
+	// otherwise the engine would close the connection where the parser
+	// would have answered 413.
+	need := o.maxHeaderBytes + 3*o.maxBodyBytes + 16<<10 + pauseSlack
+	if o.proto == protoHTTP && o.maxReadBuffer < need {
+		return fmt.Errorf("--max-read-buffer %d cannot hold a request of --max-header-bytes %d and --max-body-bytes %d: want at least %d",
+			o.maxReadBuffer, o.maxHeaderBytes, o.maxBodyBytes, need)
+	}
+	return nil
+}
+
+// Buffer sizing. The engine reads serveReadSize at a time, and up to
+// pauseSlack more after a handler asked it to pause (see flow). Output
+// pauses at a quarter of the write cap; the cap must also hold the output
+// of one read, which for HTTP is up to six times its size (minimal
+// pipelined requests), hence minWriteBuffer.
+const (
+	serveReadSize  = 64 << 10
+	pauseSlack     = 3 * serveReadSize
+	minReadBuffer  = pauseSlack + serveReadSize
+	minWriteBuffer = 512 << 10
+)
+
+// splitAddr tells "unix:/path" from a TCP "host:port" and checks the form.
+func splitAddr(s string) (network, address string, err error) {
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return "", "", errors.New("empty Unix socket path")
+		}
+		return "unix", path, nil
+	}
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return "", "", errors.New("want HOST:PORT or unix:/path")
+	}
+	return "tcp", s, nil
+}
+
+// defaultMaxConns derives the connection cap from RLIMIT_NOFILE (whose soft
+// limit Go raises to the hard one at start-up), keeping descriptors for the
+// engine (an epoll and an eventfd per loop), the listeners, stdio, and the
+// connections accepted beyond the cap only to be reset: without that slack
+// accept4 would fail with EMFILE and the refused connection would wait in
+// the backlog instead of being told.
+func defaultMaxConns(loops, listeners int) int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 1 << 20 // unknown or unlimited: the engine's own limits apply
+	}
+	reserve := 3 + 2*loops + listeners*loops + 64
+	return max(int(rl.Cur)-reserve, 1)
+}
+
+func serveUsage(w io.Writer) {
+	fmt.Fprint(w, strings.TrimLeft(`
+Usage: epollnet serve [flags]
+
+Serves echo, discard or HTTP/1.1 on the epollnet engine until SIGINT or
+SIGTERM, then shuts down gracefully. A status line goes to stderr every
+few seconds: open connections, requests (http) or reads (echo, discard)
+per second, and bytes in and out.
+
+Flags:
+  --proto P            echo (default), discard, or http: an HTTP/1.1
+                       server answering every request with a 13-byte
+                       "Hello, World!", keep-alive and pipelining
+  --listen ADDR        HOST:PORT or unix:/path; repeatable
+                       (default 127.0.0.1:8080)
+  --loops N            event loops (default: one per usable CPU)
+  --reuseport          one SO_REUSEPORT listener per loop instead of one
+                       shared listener
+
+Limits:
+  --max-conns N        connections beyond N are reset at once and counted
+                       (default: RLIMIT_NOFILE minus a reserve)
+  --max-read-buffer B  unconsumed input per connection (default 524288)
+  --max-write-buffer B pending output per connection (default 4194304);
+                       past a quarter of it, a client that does not read
+                       its replies is not read from until it does
+  --idle-timeout D     close a connection idle this long (default 1m0s;
+                       0 disables)
+  --header-timeout D   http: a request must arrive whole within D of its
+                       first byte, or of the connection opening; else 408
+                       and close (default 10s; 0 disables)
+  --max-header-bytes B http: request head limit, 431 beyond (default 8192)
+  --max-body-bytes B   http: request body limit, 413 beyond (default 65536)
+
+Output and shutdown:
+  --status-interval D  period of the status line (default 5s)
+  --quiet              no status line
+  --shutdown-timeout D how long shutdown waits for connections to flush
+                       and close before resetting them (default 5s)
+
+Examples:
+  epollnet serve --proto http --listen 127.0.0.1:8080
+  epollnet serve --proto echo --listen unix:/tmp/echo.sock --loops 1
+  epollnet bench --proto http --target 127.0.0.1:8080 -c 100 -d 10s
+`, "\n"))
+}
