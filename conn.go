@@ -86,7 +86,11 @@ type Conn struct {
 	out    [][]byte
 	outLen int
 
-	// Small fields last, packed together. Immutable:
+	// Small fields last, packed together. reqs carries Close/Abort and
+	// PauseRead requests to the loop at once, so that a handler calling them
+	// from OnData gets no further OnData (their tasks follow later):
+	reqs atomic.Uint32
+	// Immutable:
 	role Role
 	// Owned by the loop goroutine:
 	state     connState
@@ -198,6 +202,11 @@ func (c *Conn) Buffered() int {
 	return c.outLen
 }
 
+const (
+	reqClose uint32 = 1 << iota // Close or Abort was called: deliver nothing more
+	reqPause                    // PauseRead was called and not yet resumed
+)
+
 // Close closes the connection gracefully: output already passed to Write is
 // flushed, a FIN is sent, and the descriptor is closed when the peer has
 // finished too or Options.LingerTimeout passed. OnClose follows on the loop.
@@ -206,6 +215,7 @@ func (c *Conn) Close() error {
 	if !c.request(true) {
 		return c.opError("close", ErrClosed)
 	}
+	c.reqs.Or(reqClose)
 	c.loop.enqueue(task{kind: taskClose, c: c})
 	return nil
 }
@@ -220,6 +230,7 @@ func (c *Conn) Abort() error {
 	if done {
 		return c.opError("abort", ErrClosed)
 	}
+	c.reqs.Or(reqClose)
 	c.loop.enqueue(task{kind: taskAbort, c: c})
 	return nil
 }
@@ -251,11 +262,20 @@ func (c *Conn) request(full bool) bool {
 
 // PauseRead stops reading from the socket until ResumeRead: the kernel's
 // receive buffer fills and TCP flow control slows the peer down.
-func (c *Conn) PauseRead() error { return c.loopRequest("pause-read", taskPauseRead) }
+func (c *Conn) PauseRead() error {
+	if err := c.loopRequest("pause-read", taskPauseRead); err != nil {
+		return err
+	}
+	c.reqs.Or(reqPause)
+	return nil
+}
 
 // ResumeRead resumes reading after PauseRead. Unconsumed bytes kept from
 // before are offered to OnData again first.
-func (c *Conn) ResumeRead() error { return c.loopRequest("resume-read", taskResumeRead) }
+func (c *Conn) ResumeRead() error {
+	c.reqs.And(^reqPause)
+	return c.loopRequest("resume-read", taskResumeRead)
+}
 
 // SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
 // disables it. It is applied on the loop shortly after the call.

@@ -29,8 +29,11 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 		return
 	}
 	switch {
-	case c.closing:
+	case c.closing || c.reqs.Load()&reqClose != 0:
 		l.discardRead(c) // Close was called: the handler wants no more data
+	case c.reqs.Load()&reqPause != 0:
+		// PauseRead was called; its task runs after this batch and drops the
+		// read interest. Leave the data in the kernel until then.
 	case c.paused:
 		// ERR and HUP cannot be masked, and under level-triggering they
 		// would be reported on every wait while reads are paused. Park the
@@ -58,8 +61,8 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 			l.stats.bytesIn.Add(uint64(n))
 			c.lastRead, c.lastActive = l.now, l.now
 			l.deliver(c, l.buf[:n])
-			if c.state != stateOpen || c.paused || c.readEOF {
-				return
+			if c.state != stateOpen || c.paused || c.readEOF || c.reqs.Load() != 0 {
+				return // closed, or Close/PauseRead was called in OnData
 			}
 			// Level-triggered: whatever is left is reported at the next
 			// wait, after the other ready descriptors had their turn.
@@ -195,6 +198,9 @@ func (l *loop) flush(c *Conn) {
 	}
 	c.mu.Unlock()
 	if !drained {
+		if notify && c.state == stateOpen {
+			c.h.OnWritable(c) // down to the low watermark, not yet empty
+		}
 		return
 	}
 	c.wantOut = false

@@ -12,10 +12,12 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/epollnet/epollnet/internal/poller"
+	"golang.org/x/sys/unix"
 )
 
 func TestWritesFrom100GoroutinesKeepOrder(t *testing.T) {
@@ -318,5 +320,52 @@ func TestReadCapClosesConnection(t *testing.T) {
 	go c.Write(make([]byte, 256<<10))
 	if err := recv(t, r.closed, "OnClose"); !errors.Is(err, ErrReadCapExceeded) {
 		t.Fatalf("reason %v", err)
+	}
+}
+
+// TestOnWritableAfterPartialDrain: output that drains to the low watermark
+// through partial writes, without ever emptying in one flush, still gets
+// its OnWritable.
+func TestOnWritableAfterPartialDrain(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, WriteHighWater: 256 << 10, WriteLowWater: 64 << 10})
+	r := newRecorder()
+	ln := listen(t, e, r, nil)
+	c := dialTCP(t, ln)
+	sc := recv(t, r.opened, "OnOpen")
+	done := make(chan error, 1)
+	e.loops[0].enqueue(task{kind: taskFunc, fn: func() {
+		// A small send buffer makes every flush partial.
+		done <- unix.SetsockoptInt(sc.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	}})
+	if err := recv(t, done, "setsockopt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, c)
+	recv(t, r.writable, "OnWritable")
+}
+
+// TestNoOnDataAfterCloseInOnData: a handler that closes in OnData gets no
+// further OnData, even with more input already readable.
+func TestNoOnDataAfterCloseInOnData(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 4096})
+	r := newRecorder()
+	var calls atomic.Int32
+	r.onData = func(c *Conn, in []byte) int {
+		calls.Add(1)
+		c.Close()
+		return len(in)
+	}
+	ln := listen(t, e, r, nil)
+	syncLoops(e)
+	release := blockLoop(e, 0) // let the whole burst arrive before the first read
+	c := dialTCP(t, ln)
+	c.Write(make([]byte, 200<<10))
+	release()
+	recv(t, r.closed, "OnClose")
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("OnData called %d times, want 1", n)
 	}
 }
