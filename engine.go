@@ -265,9 +265,8 @@ func (e *Engine) AfterFunc(d time.Duration, f func()) *Timer {
 }
 
 func (l *loop) afterFunc(d time.Duration, f func()) *Timer {
-	t := newTimer(f)
-	t.e.when = l.eng.clock() + durNanos(d)
-	l.enqueue(task{kind: taskTimer, t: t})
+	t := newTimer(l, f)
+	l.enqueue(task{kind: taskTimer, t: t, when: l.eng.clock() + durNanos(d)})
 	return t
 }
 

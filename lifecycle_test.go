@@ -235,3 +235,29 @@ func TestOptionsValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestTimerResetReusesTheTimer(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	fired := make(chan time.Time, 4)
+	tm := e.AfterFunc(time.Hour, func() { fired <- time.Now() })
+	if !tm.Reset(10 * time.Millisecond) {
+		t.Fatal("Reset of a pending timer reported false")
+	}
+	recv(t, fired, "the reset timer")
+	if tm.Reset(10 * time.Millisecond) {
+		t.Fatal("Reset of a fired timer reported true")
+	}
+	recv(t, fired, "the timer reset after firing")
+	tm.Stop()
+	if tm.Reset(time.Hour) {
+		t.Fatal("Reset of a stopped timer reported true")
+	}
+	if !tm.Stop() {
+		t.Fatal("Stop after Reset reported false")
+	}
+	select {
+	case <-fired:
+		t.Fatal("fired more often than reset")
+	default:
+	}
+}

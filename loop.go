@@ -58,6 +58,7 @@ type task struct {
 	name string
 	fn   func()
 	err  error
+	when int64 // taskTimer: the deadline, on the loop clock
 }
 
 // loop is one event loop: a goroutine that owns an epoll instance, the table
@@ -210,7 +211,7 @@ func (l *loop) exec(t *task) {
 	case taskFunc:
 		t.fn()
 	case taskTimer:
-		l.timers.schedule(&t.t.e, t.t.e.when)
+		l.timers.schedule(&t.t.e, t.when)
 	case taskAdopt:
 		l.adopt(t.fd, t.ap, t.name, t.ln)
 	case taskListen:

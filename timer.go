@@ -92,7 +92,8 @@ func (h *timerHeap) remove(e *timerEntry) {
 // Timer is a one-shot callback scheduled on an event loop by
 // Engine.AfterFunc or Conn.AfterFunc. Its methods are safe from any goroutine.
 type Timer struct {
-	e     timerEntry
+	e     timerEntry // owned by the loop
+	l     *loop
 	f     func()
 	state atomic.Int32 // 0 pending, 1 fired, 2 stopped
 }
@@ -102,8 +103,19 @@ type Timer struct {
 // A stopped timer is dropped from its loop's heap when its time comes.
 func (t *Timer) Stop() bool { return t.state.CompareAndSwap(0, 2) }
 
-func newTimer(f func()) *Timer {
-	t := &Timer{f: f}
+// Reset makes the timer fire after d from now, whether it was pending,
+// stopped or had already fired, reusing it: a handler can keep one Timer
+// per connection for a recurring deadline instead of allocating one each
+// time. It reports whether the timer was pending. If the function is
+// running when Reset is called, it runs again after d.
+func (t *Timer) Reset(d time.Duration) bool {
+	wasPending := t.state.Swap(0) == 0
+	t.l.enqueue(task{kind: taskTimer, t: t, when: t.l.eng.clock() + durNanos(d)})
+	return wasPending
+}
+
+func newTimer(l *loop, f func()) *Timer {
+	t := &Timer{l: l, f: f}
 	t.e.index = -1
 	t.e.t = t
 	return t
