@@ -22,10 +22,7 @@ import (
 
 func TestWritesFrom100GoroutinesKeepOrder(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 8 << 20, MaxWriteBuffer: 64 << 20})
-	r := newRecorder()
-	ln := listen(t, e, r, nil)
-	c := dialTCP(t, ln)
-	sc := recv(t, r.opened, "OnOpen")
+	_, c, sc := connect(t, e)
 	const writers, perWriter = 100, 500
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
@@ -100,10 +97,7 @@ func TestSlowReaderHitsWriteCapMemoryBounded(t *testing.T) {
 
 func TestBackpressureWatermarksCallOnWritable(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 256 << 10, WriteLowWater: 64 << 10})
-	r := newRecorder()
-	ln := listen(t, e, r, nil)
-	c := dialTCP(t, ln)
-	sc := recv(t, r.opened, "OnOpen")
+	r, c, sc := connect(t, e)
 	chunk := make([]byte, 64<<10)
 	for sc.Buffered() <= 256<<10 {
 		if _, err := sc.Write(chunk); err != nil {
@@ -176,10 +170,7 @@ func TestStaleEventForReusedFDIsDropped(t *testing.T) {
 
 func TestMethodsAfterCloseReturnErrors(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1})
-	r := newRecorder()
-	ln := listen(t, e, r, nil)
-	c := dialTCP(t, ln)
-	sc := recv(t, r.opened, "OnOpen")
+	r, c, sc := connect(t, e)
 	c.Close()
 	recv(t, r.closed, "OnClose")
 	calls := map[string]func() error{
@@ -328,10 +319,7 @@ func TestReadCapClosesConnection(t *testing.T) {
 // its OnWritable.
 func TestOnWritableAfterPartialDrain(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 256 << 10, WriteLowWater: 64 << 10})
-	r := newRecorder()
-	ln := listen(t, e, r, nil)
-	c := dialTCP(t, ln)
-	sc := recv(t, r.opened, "OnOpen")
+	r, c, sc := connect(t, e)
 	done := make(chan error, 1)
 	e.loops[0].enqueue(task{kind: taskFunc, fn: func() {
 		// A small send buffer makes every flush partial.

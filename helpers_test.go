@@ -172,3 +172,13 @@ func syncLoops(e *Engine) {
 		<-done
 	}
 }
+
+// connect opens one connection to a fresh listener served by a recorder:
+// the recorder, the client's end and the server's end, once OnOpen ran.
+func connect(t *testing.T, e *Engine) (*recorder, *net.TCPConn, *Conn) {
+	t.Helper()
+	r := newRecorder()
+	ln := listen(t, e, r, nil)
+	c := dialTCP(t, ln)
+	return r, c, recv(t, r.opened, "OnOpen")
+}

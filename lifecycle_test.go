@@ -51,10 +51,7 @@ func TestShutdownFlushesPendingOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRecorder()
-	ln := listen(t, e, r, nil)
-	c := dialTCP(t, ln)
-	sc := recv(t, r.opened, "OnOpen")
+	r, c, sc := connect(t, e)
 	payload := bytes.Repeat([]byte("z"), 8<<20)
 	sc.Write(payload) // far more than the socket buffers hold
 	if sc.Buffered() == 0 {
@@ -151,10 +148,7 @@ func TestWriteAfterPeerResetNoSIGPIPE(t *testing.T) {
 	signal.Notify(sigs, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 	e := newEngine(t, Options{Loops: 1})
-	r := newRecorder()
-	ln := listen(t, e, r, nil)
-	c := dialTCP(t, ln)
-	sc := recv(t, r.opened, "OnOpen")
+	r, c, sc := connect(t, e)
 	c.SetLinger(0)
 	c.Close()
 	var werr error
