@@ -207,10 +207,18 @@ func TestListenFromNetListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln, err := e.ListenFrom(nl, echoHandler{}, nil)
-	nl.Close() // the engine has its own duplicate
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The duplicate shares the open file description: taking it must not
+	// have put the caller's listener in blocking mode.
+	raw, _ := nl.(*net.TCPListener).SyscallConn()
+	var flags int
+	raw.Control(func(fd uintptr) { flags, _ = unix.FcntlInt(fd, unix.F_GETFL, 0) })
+	if flags&unix.O_NONBLOCK == 0 {
+		t.Fatal("ListenFrom left the net.Listener's socket blocking")
+	}
+	nl.Close() // the engine has its own duplicate
 	if ln.Addr().String() != nl.Addr().String() {
 		t.Fatalf("address %v, want %v", ln.Addr(), nl.Addr())
 	}

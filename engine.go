@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/epollnet/epollnet/internal/sys"
@@ -115,8 +115,9 @@ func (e *Engine) Listen(network, address string, h Handler, cfg *ListenConfig) (
 }
 
 // ListenFD serves connections from an already listening socket, such as one
-// inherited through socket activation. The engine takes ownership of fd and
-// sets it non-blocking; ReusePort in cfg is ignored.
+// inherited through socket activation. On success the engine owns fd and has
+// set it non-blocking; on error the caller still owns it. ReusePort in cfg
+// is ignored: fd is served by one loop.
 func (e *Engine) ListenFD(fd int, h Handler, cfg *ListenConfig) (*Listener, error) {
 	c, err := e.listenPrologue("fd", h, cfg)
 	if err != nil {
@@ -147,18 +148,22 @@ func (e *Engine) ListenFD(fd int, h Handler, cfg *ListenConfig) (*Listener, erro
 // *net.TCPListener or *net.UnixListener). The engine works on a duplicate of
 // the descriptor; the caller still owns ln and should close it.
 func (e *Engine) ListenFrom(ln net.Listener, h Handler, cfg *ListenConfig) (*Listener, error) {
-	f, ok := ln.(interface{ File() (*os.File, error) })
+	sc, ok := ln.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("epollnet: ListenFrom: %T has no File method", ln)
+		return nil, fmt.Errorf("epollnet: ListenFrom: %T has no SyscallConn method", ln)
 	}
-	file, err := f.File()
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("epollnet: ListenFrom: %w", err)
 	}
-	defer file.Close()
-	fd, err := sys.Dup(int(file.Fd()))
-	if err != nil {
-		return nil, sys.Wrap("fcntl", err)
+	// Duplicate through Control rather than File: (*os.File).Fd would put
+	// the shared open file description, and so ln itself, in blocking mode.
+	fd, derr := -1, error(nil)
+	if err := raw.Control(func(s uintptr) { fd, derr = sys.Dup(int(s)) }); err != nil {
+		return nil, fmt.Errorf("epollnet: ListenFrom: %w", err)
+	}
+	if derr != nil {
+		return nil, sys.Wrap("fcntl", derr)
 	}
 	l, err := e.ListenFD(fd, h, cfg)
 	if err != nil {

@@ -3,6 +3,7 @@ module github.com/epollnet/epollnet
 go 1.26.0
 
 require (
+	github.com/cloudflare/tableflip v1.2.3
 	github.com/google/nftables v0.3.0
 	golang.org/x/sys v0.50.0
 )

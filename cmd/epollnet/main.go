@@ -18,9 +18,13 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(runProcess(os.Args[1:])) }
+
+// runProcess is run as the whole process: SIGINT and SIGTERM cancel its
+// context, and serve may restart the process on SIGHUP (restartable).
+func runProcess(args []string) int {
+	restartable = true
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, args, os.Stdout, os.Stderr)
 }

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/epollnet/epollnet"
@@ -32,14 +34,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // runningServer is a running "serve": an engine, its listeners and its handler's
 // counters. The bench command starts one in-process when it has no target.
 type runningServer struct {
-	o   serveOptions
-	eng *epollnet.Engine
-	lns []*epollnet.Listener
-	st  *serveStats
+	o       serveOptions
+	eng     *epollnet.Engine
+	h       epollnet.Handler
+	http    *httpServer // --proto http: the handler, which drains by itself
+	lns     []*epollnet.Listener
+	origins []string // per listener: where its socket came from, "" for a new one
+	unlink  []string // Unix socket paths to remove at a final exit
+	adopt   []string // inherited Unix socket paths, this process's once it is ready
+	st      *serveStats
+	started time.Time
 }
 
-// startServer starts an engine serving o.proto on every o.listen address.
-func startServer(o serveOptions) (*runningServer, error) {
+// newServer starts an engine and o.proto's handler, listening on nothing
+// yet; listeners is how many sockets it will serve, for the default
+// connection cap. logger may be nil.
+func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServer, error) {
 	high := o.maxWriteBuffer / 4
 	eng, err := epollnet.New(epollnet.Options{
 		Loops:          o.loops,
@@ -49,35 +59,52 @@ func startServer(o serveOptions) (*runningServer, error) {
 		WriteHighWater: high,
 		WriteLowWater:  high / 4,
 		IdleTimeout:    o.idleTimeout,
+		Logger:         logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	maxConns := o.maxConns
 	if maxConns == 0 {
-		maxConns = defaultMaxConns(eng.Loops(), len(o.listen))
+		maxConns = defaultMaxConns(eng.Loops(), listeners)
 	}
 	st := newServeStats(eng.Loops(), int64(maxConns))
 	st.writeHigh, st.writeLow = high, high/4
-	var h epollnet.Handler
+	s := &runningServer{o: o, eng: eng, st: st, started: time.Now()}
 	switch o.proto {
 	case protoEcho:
-		h = &echoServer{serveBase{st}}
+		s.h = &echoServer{serveBase{st}}
 	case protoDiscard:
-		h = &discardServer{serveBase{st}}
+		s.h = &discardServer{serveBase{st}}
 	default:
-		h = newHTTPServer(st, eng.Loops(), o)
+		s.http = newHTTPServer(st, eng.Loops(), o)
+		s.h = s.http
 	}
-	s := &runningServer{o: o, eng: eng, st: st}
+	return s, nil
+}
+
+// listenConfig is every listener's configuration.
+func (s *runningServer) listenConfig() *epollnet.ListenConfig {
+	return &epollnet.ListenConfig{ReusePort: s.o.reusePort, ProxyProtocol: s.o.proxyConfig()}
+}
+
+// startServer starts a server listening on every o.listen address with
+// Engine.Listen: bench's in-process server, and tests.
+func startServer(o serveOptions) (*runningServer, error) {
+	s, err := newServer(o, len(o.listen), nil)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range o.listen {
 		network, address, err := splitAddr(a)
 		if err == nil {
 			var ln *epollnet.Listener
-			ln, err = eng.Listen(network, address, h, &epollnet.ListenConfig{ReusePort: o.reusePort})
-			s.lns = append(s.lns, ln)
+			if ln, err = s.eng.Listen(network, address, s.h, s.listenConfig()); err == nil {
+				s.lns, s.origins = append(s.lns, ln), append(s.origins, "")
+			}
 		}
 		if err != nil {
-			eng.Close()
+			s.eng.Close()
 			return nil, err
 		}
 	}
@@ -93,10 +120,23 @@ func (s *runningServer) addrs() []net.Addr {
 	return as
 }
 
-// shutdown stops accepting, lets connections flush and close for up to
-// timeout, then resets the rest.
+// shutdown stops accepting and lets the connections finish for up to
+// timeout, then resets the rest. HTTP connections finish their request in
+// progress and close after its response, which says Connection: close
+// (see httpServer.drain); echo and discard connections are closed at once,
+// their output flushed first.
 func (s *runningServer) shutdown(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	deadline := time.Now().Add(timeout)
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	if s.http != nil {
+		s.http.drain()
+		for s.st.open.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	err := s.eng.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -105,24 +145,88 @@ func (s *runningServer) shutdown(timeout time.Duration) error {
 	return err
 }
 
-// serve runs the server until ctx ends (SIGINT, SIGTERM), printing where it
-// listens, then a status line every o.statusInterval unless o.quiet.
+// serve runs the server until ctx ends (SIGINT, SIGTERM) or, after a
+// SIGHUP, a new process took over its sockets; it prints where it listens,
+// then a status line every o.statusInterval unless o.quiet.
 func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
-	s, err := startServer(o)
+	hv, err := newHandover()
 	if err != nil {
 		return err
 	}
-	for _, a := range s.addrs() {
-		fmt.Fprintf(stderr, "epollnet serve: %s on %s %s (%d loops, max %d connections)\n",
-			o.proto, a.Network(), a, s.eng.Loops(), s.st.maxConns)
+	defer hv.stop()
+	s, err := openServer(o, hv, newLogger(o.logLevel, stderr))
+	if err != nil {
+		return err
 	}
-	s.statusLoop(ctx, stderr)
-	fmt.Fprintf(stderr, "epollnet serve: shutting down, %d connections open\n", s.st.open.Load())
+	var metrics *metricsServer
+	if o.metrics != "" {
+		metrics, err = s.startMetrics(hv)
+	}
+	if err == nil {
+		err = hv.ready()
+	}
+	if err == nil {
+		s.unlink = append(s.unlink, s.adopt...)
+		err = writePIDFile(o.pidFile)
+	}
+	if err != nil {
+		metrics.close()
+		s.eng.Close()
+		s.removeSockets()
+		return err
+	}
+	s.printStart(stderr, metrics, hv.upg != nil)
+	hv.watch(stderr)
+	s.statusLoop(ctx, hv.tookOver(), stderr)
+	hv.stop()
+	pid := os.Getpid()
+	if hv.handedOver {
+		fmt.Fprintf(stderr, "epollnet serve: pid %d: the new process serves the sockets; draining %d connections\n",
+			pid, s.st.open.Load())
+	} else {
+		fmt.Fprintf(stderr, "epollnet serve: pid %d: shutting down, %d connections open\n", pid, s.st.open.Load())
+	}
+	metrics.close()
 	err = s.shutdown(o.shutdownTimeout)
+	if !hv.handedOver {
+		s.removeSockets()
+		removePIDFile(o.pidFile)
+	}
 	total := s.eng.Stats().Total
-	fmt.Fprintf(stderr, "epollnet serve: %d connections served, %d refused; %d %s; %s in, %s out\n",
-		total.Opened, s.st.refused.Load(), s.st.ops(), s.opsName(), mib(total.BytesIn), mib(total.BytesOut))
+	fmt.Fprintf(stderr, "epollnet serve: pid %d: %d connections served, %d refused; %d %s; %s in, %s out\n",
+		pid, total.Opened, s.st.refused.Load(), s.st.ops(), s.opsName(), mib(total.BytesIn), mib(total.BytesOut))
 	return err
+}
+
+// printStart prints where the server listens, where its metrics are, and
+// that it is ready.
+func (s *runningServer) printStart(w io.Writer, m *metricsServer, restarts bool) {
+	as := s.addrs()
+	for i := 0; i < len(as); {
+		// The sockets of a reuseport group share one line.
+		n := 1
+		for i+n < len(as) && as[i+n].String() == as[i].String() && s.origins[i+n] == s.origins[i] {
+			n++
+		}
+		from := ""
+		if s.origins[i] != "" {
+			from = s.origins[i] + ", "
+		}
+		if n > 1 {
+			from += fmt.Sprintf("%d SO_REUSEPORT sockets, ", n)
+		}
+		fmt.Fprintf(w, "epollnet serve: %s on %s %s (%s%d loops, max %d connections)\n",
+			s.o.proto, as[i].Network(), as[i], from, s.eng.Loops(), s.st.maxConns)
+		i += n
+	}
+	if m != nil {
+		fmt.Fprintf(w, "epollnet serve: metrics on http://%s/metrics\n", m.addr())
+	}
+	hup := ""
+	if restarts {
+		hup = "; SIGHUP starts a new process and hands it the sockets"
+	}
+	fmt.Fprintf(w, "epollnet serve: pid %d ready%s\n", os.Getpid(), hup)
 }
 
 // opsName names what stats.ops counts.
@@ -133,10 +237,14 @@ func (s *runningServer) opsName() string {
 	return "reads"
 }
 
-// statusLoop prints a status line every interval until ctx ends.
-func (s *runningServer) statusLoop(ctx context.Context, w io.Writer) {
+// statusLoop prints a status line every interval until ctx ends or stop
+// is closed.
+func (s *runningServer) statusLoop(ctx context.Context, stop <-chan struct{}, w io.Writer) {
 	if s.o.quiet {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-stop:
+		}
 		return
 	}
 	t := time.NewTicker(s.o.statusInterval)
@@ -145,6 +253,8 @@ func (s *runningServer) statusLoop(ctx context.Context, w io.Writer) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-stop:
 			return
 		case now := <-t.C:
 			cur, ops := s.eng.Stats().Total, s.st.ops()

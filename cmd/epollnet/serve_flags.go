@@ -27,6 +27,7 @@ type serveOptions struct {
 	shutdownTimeout time.Duration // --shutdown-timeout: graceful shutdown bound
 	statusInterval  time.Duration // --status-interval: period of the status line
 	quiet           bool          // --quiet: no status line
+	deployOptions
 }
 
 // Protocols "serve" speaks.
@@ -50,8 +51,13 @@ func defaultServeOptions() serveOptions {
 		maxBodyBytes:    64 << 10,
 		shutdownTimeout: 5 * time.Second,
 		statusInterval:  5 * time.Second,
+		deployOptions:   deployOptions{logLevel: "warn"},
 	}
 }
+
+// defaultListen is where serve listens without --listen, unless systemd
+// passed it sockets.
+const defaultListen = "127.0.0.1:8080"
 
 // stringList is a repeatable string flag.
 type stringList []string
@@ -66,7 +72,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs := flag.NewFlagSet("epollnet serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { serveUsage(stderr) }
-	var listen stringList
+	var listen, trusted stringList
 	fs.StringVar(&o.proto, "proto", o.proto, "")
 	fs.Var(&listen, "listen", "")
 	fs.IntVar(&o.loops, "loops", 0, "")
@@ -81,6 +87,11 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "")
 	fs.DurationVar(&o.statusInterval, "status-interval", o.statusInterval, "")
 	fs.BoolVar(&o.quiet, "quiet", false, "")
+	fs.StringVar(&o.metrics, "metrics", "", "")
+	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "")
+	fs.BoolVar(&o.proxyProtocol, "proxy-protocol", false, "")
+	fs.Var(&trusted, "trusted", "")
+	fs.StringVar(&o.pidFile, "pid-file", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -88,10 +99,14 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 		return o, errUsage
 	}
 	o.listen = listen
-	if len(o.listen) == 0 {
-		o.listen = []string{"127.0.0.1:8080"}
+	err := o.parseTrusted(trusted)
+	if err == nil {
+		err = o.validate(fs)
 	}
-	if err := o.validate(fs); err != nil {
+	if err == nil {
+		err = o.validateDeploy()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "epollnet serve: %v\n\nRun \"epollnet help serve\" for usage.\n", err)
 		return o, errUsage
 	}
@@ -197,12 +212,18 @@ SIGTERM, then shuts down gracefully. A status line goes to stderr every
 few seconds: open connections, requests (http) or reads (echo, discard)
 per second, and bytes in and out.
 
+Started by systemd socket activation (LISTEN_FDS), it serves the sockets
+systemd passed, and --listen adds more. SIGHUP starts a new copy of the
+program that inherits the listening sockets; once it is ready, this one
+stops accepting and drains: no connection is refused or reset meanwhile.
+
 Flags:
   --proto P            echo (default), discard, or http: an HTTP/1.1
                        server answering every request with a 13-byte
                        "Hello, World!", keep-alive and pipelining
   --listen ADDR        HOST:PORT or unix:/path; repeatable
-                       (default 127.0.0.1:8080)
+                       (default 127.0.0.1:8080, none when systemd passed
+                       sockets)
   --loops N            event loops (default: one per usable CPU)
   --reuseport          one SO_REUSEPORT listener per loop instead of one
                        shared listener
@@ -222,14 +243,34 @@ Limits:
   --max-header-bytes B http: request head limit, 431 beyond (default 8192)
   --max-body-bytes B   http: request body limit, 413 beyond (default 65536)
 
+Deployment:
+  --proxy-protocol     every connection starts with a PROXY protocol
+                       header (v1 or v2, as HAProxy's send-proxy and
+                       nginx's proxy_protocol send it) giving the client's
+                       address; a connection without one is reset
+  --trusted CIDR       a proxy allowed to send the header: a prefix or an
+                       address, repeatable or comma-separated; required
+                       with --proxy-protocol on TCP; others are reset
+  --metrics ADDR       serve Prometheus metrics at http://ADDR/metrics, on
+                       a listener of its own (default: none)
+  --log-level L        debug, info, warn (default), error or off: engine
+                       events to stderr, such as a listener paused because
+                       accept4 ran out of descriptors (EMFILE)
+  --pid-file PATH      write the pid to PATH once ready, for systemd's
+                       PIDFile= (a restart changes the main process)
+
 Output and shutdown:
   --status-interval D  period of the status line (default 5s)
   --quiet              no status line
-  --shutdown-timeout D how long shutdown waits for connections to flush
-                       and close before resetting them (default 5s)
+  --shutdown-timeout D how long shutdown waits for connections to finish
+                       and close before resetting them (default 5s); http
+                       connections finish their request and are closed
+                       after its response (Connection: close)
 
 Examples:
   epollnet serve --proto http --listen 127.0.0.1:8080
+  epollnet serve --proto http --metrics 127.0.0.1:9100 --pid-file /run/epollnet.pid
+  epollnet serve --proto http --proxy-protocol --trusted 10.0.0.5
   epollnet serve --proto echo --listen unix:/tmp/echo.sock --loops 1
   epollnet bench --proto http --target 127.0.0.1:8080 -c 100 -d 10s
 `, "\n"))

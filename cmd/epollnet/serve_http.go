@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/epollnet/epollnet"
@@ -34,6 +35,8 @@ type httpServer struct {
 	limits        http1.Limits
 	headerTimeout time.Duration
 	loops         []httpLoop
+	draining      atomic.Bool // shutdown or handover: close after each response
+	conns         []connSet   // per loop: the open connections, for drain
 }
 
 // httpLoop is one event loop's scratch space: only that loop touches it.
@@ -51,6 +54,7 @@ type httpConn struct {
 	p         http1.RequestParser
 	req       http1.Request
 	closed    bool // Close or Abort requested: input is ignored
+	partial   bool // part of a request is buffered: not idle
 	continued bool // 100 Continue sent for the request in progress
 	timer     *epollnet.Timer
 	timerGen  uint64
@@ -62,6 +66,7 @@ func newHTTPServer(st *serveStats, loops int, o serveOptions) *httpServer {
 		limits:        http1.Limits{MaxHeaderBytes: o.maxHeaderBytes, MaxBodyBytes: int64(max(o.maxBodyBytes, 0))},
 		headerTimeout: o.headerTimeout,
 		loops:         make([]httpLoop, loops),
+		conns:         make([]connSet, loops),
 	}
 }
 
@@ -73,6 +78,7 @@ func (s *httpServer) OnOpen(c *epollnet.Conn) {
 	hc := &httpConn{p: http1.RequestParser{Limits: s.limits}}
 	c.SetContext(hc)
 	s.armTimer(c, hc)
+	s.track(c, hc)
 }
 
 // OnData answers the complete requests at the start of in.
@@ -108,6 +114,7 @@ func (s *httpServer) OnData(c *epollnet.Conn, in []byte) int {
 	if used < len(in) && hc.timer == nil {
 		s.armTimer(c, hc)
 	}
+	hc.partial = used < len(in)
 	return used
 }
 
@@ -123,6 +130,7 @@ func (s *httpServer) OnClose(c *epollnet.Conn, reason error) {
 	if hc, _ := c.Context().(*httpConn); hc != nil {
 		hc.closed = true
 		hc.stopTimer()
+		s.conns[c.LoopIndex()].remove(c)
 	}
 	s.serveBase.OnClose(c, reason)
 }
@@ -137,9 +145,9 @@ func (s *httpServer) close(c *epollnet.Conn, hc *httpConn) {
 // process parses and answers the complete requests at the start of in,
 // appending the responses to the output of loop li. It returns the bytes used, the
 // requests answered, and whether the connection must close once the
-// output is flushed: after a request that asks for it, or a parse error,
-// which is answered with its status. It never looks past a closing
-// request: what follows it is discarded.
+// output is flushed: after a request that asks for it, any request while
+// the server drains, or a parse error, which is answered with its status.
+// It never looks past a closing request: what follows it is discarded.
 func (s *httpServer) process(li int, hc *httpConn, in []byte, now time.Time) (used, answered int, closeConn bool) {
 	lp := &s.loops[li]
 	defer func() { s.st.perLoop[li].Add(uint64(answered)) }()
@@ -161,8 +169,9 @@ func (s *httpServer) process(li int, hc *httpConn, in []byte, now time.Time) (us
 		used += n
 		answered++
 		hc.continued = false
-		lp.out = append(lp.out, s.response(lp, &hc.req, now)...)
-		if hc.req.Close {
+		closing := hc.req.Close || s.draining.Load()
+		lp.out = append(lp.out, s.response(lp, &hc.req, closing, now)...)
+		if closing {
 			return len(in), answered, true
 		}
 	}
@@ -182,9 +191,10 @@ func (s *httpServer) expectContinue(lp *httpLoop, hc *httpConn, partial []byte) 
 	}
 }
 
-// response returns the 200 response to req: one of eight canned variants,
-// rebuilt when the second (and so the Date field) changes.
-func (s *httpServer) response(lp *httpLoop, req *http1.Request, now time.Time) []byte {
+// response returns the 200 response to req, with Connection: close if
+// closing: one of eight canned variants, rebuilt when the second (and so
+// the Date field) changes.
+func (s *httpServer) response(lp *httpLoop, req *http1.Request, closing bool, now time.Time) []byte {
 	if sec := now.Unix(); sec != lp.sec || lp.canned[0] == nil {
 		lp.sec = sec
 		date := lp.dates.Value(now)
@@ -194,16 +204,16 @@ func (s *httpServer) response(lp *httpLoop, req *http1.Request, now time.Time) [
 			lp.canned[v] = http1.AppendResponse(lp.canned[v][:0], &h, []byte(helloBody))
 		}
 	}
-	return lp.canned[variant(req)]
+	return lp.canned[variant(req, closing)]
 }
 
 // variant picks the canned response: Connection: close, Connection:
 // keep-alive for an HTTP/1.0 client that asked to keep the connection
 // (RFC 9112 §C.2.2), and no body for HEAD.
-func variant(req *http1.Request) int {
+func variant(req *http1.Request, closing bool) int {
 	v := 0
 	switch {
-	case req.Close:
+	case closing:
 		v |= 1
 	case req.ProtoMinor == 0:
 		v |= 2

@@ -21,6 +21,13 @@ import (
 // The test's cleanup interrupts it and checks that it exited cleanly.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, _ := startServeOutput(t, args...)
+	return addr
+}
+
+// startServeOutput is startServe that also returns serve's stderr.
+func startServeOutput(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	code := make(chan int, 1)
@@ -39,11 +46,11 @@ func startServe(t *testing.T, args ...string) string {
 	on := regexp.MustCompile(` on (tcp|unix) (\S+) \(`)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := on.FindStringSubmatch(stderr.String()); m != nil {
+		if m := on.FindStringSubmatch(stderr.String()); m != nil && strings.Contains(stderr.String(), " ready") {
 			if m[1] == "unix" {
-				return "unix:" + m[2]
+				return "unix:" + m[2], &stderr
 			}
-			return m[2]
+			return m[2], &stderr
 		}
 		select {
 		case c := <-code:
@@ -52,7 +59,7 @@ func startServe(t *testing.T, args ...string) string {
 		}
 	}
 	t.Fatalf("serve printed no address:\n%s", stderr.String())
-	return ""
+	return "", nil
 }
 
 // testServer starts an in-process server on loopback for the HTTP tests.
