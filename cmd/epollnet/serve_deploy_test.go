@@ -108,8 +108,17 @@ func TestHTTPDrainFinishesRequests(t *testing.T) {
 		t.Fatalf("reply %q", got)
 	}
 	busy := dial(t, addr)
-	io.WriteString(busy, "GET / HTTP/1.1\r\nHost: x\r\n") // the head is not complete yet
-	time.Sleep(50 * time.Millisecond)
+	partial := "GET / HTTP/1.1\r\nHost: x\r\n" // the head is not complete yet
+	before := s.eng.Stats().Total.BytesIn
+	io.WriteString(busy, partial)
+	// Shut down only once the server has read the partial head, so that it
+	// knows the connection is mid-request.
+	for deadline := time.Now().Add(5 * time.Second); s.eng.Stats().Total.BytesIn < before+uint64(len(partial)); {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never read the partial request")
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	start := time.Now()
 	done := make(chan error, 1)
