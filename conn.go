@@ -118,13 +118,12 @@ type Conn struct {
 // dialState is what a connection needs only while dialing; accepted
 // connections never carry it, and a dial drops it once open.
 type dialState struct {
-	cfg        DialConfig
-	addr       net.Addr
-	resolveErr error
-	at         int64 // the dial deadline, on the loop clock
-	retryAt    int64 // next AF_UNIX connect retry after EAGAIN, or 0
-	unixRetry  int64 // current retry backoff
-	done       chan error
+	cfg       DialConfig
+	addr      net.Addr
+	at        int64 // the dial deadline, on the loop clock
+	retryAt   int64 // next AF_UNIX connect retry after EAGAIN, or 0
+	unixRetry int64 // current retry backoff
+	done      chan error
 }
 
 var connIDs atomic.Uint64

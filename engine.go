@@ -30,7 +30,6 @@ type Engine struct {
 	drained  chan struct{}
 	drainOne sync.Once
 	loopErr  error
-	stopOnce sync.Once
 	loopGIDs map[uint64]bool
 }
 

@@ -43,7 +43,7 @@ func AddrToSockaddr(addr net.Addr) (unix.Sockaddr, error) {
 			copy(sa.Addr[:], ip4)
 			return sa, nil
 		}
-		if a.IP == nil || len(a.IP) == 0 {
+		if len(a.IP) == 0 {
 			return &unix.SockaddrInet6{Port: a.Port}, nil
 		}
 		if ip6 := a.IP.To16(); ip6 != nil {
