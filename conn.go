@@ -262,10 +262,11 @@ func (c *Conn) request(full bool) bool {
 // PauseRead stops reading from the socket until ResumeRead: the kernel's
 // receive buffer fills and TCP flow control slows the peer down.
 func (c *Conn) PauseRead() error {
+	c.reqs.Or(reqPause) // before the task, so OnData stops at once
 	if err := c.loopRequest("pause-read", taskPauseRead); err != nil {
+		c.reqs.And(^reqPause)
 		return err
 	}
-	c.reqs.Or(reqPause)
 	return nil
 }
 

@@ -27,7 +27,9 @@ func (l *loop) connTask(t *task) {
 		l.closeGraceful(c, nil)
 	case taskCloseWrite:
 		c.shutWr = true
-		if !c.wantOut {
+		// While connecting, shutdown(2) would abort the connect (or hit fd
+		// -1 while resolving); connected() shuts down once open.
+		if !c.wantOut && c.state == stateOpen {
 			l.shutdownWrite(c)
 		}
 	case taskAbort:
@@ -38,8 +40,10 @@ func (l *loop) connTask(t *task) {
 		l.abort(c, why)
 	case taskPauseRead:
 		c.paused = true
+		c.reqs.Or(reqPause) // the last task run decides, whatever the callers' race
 		l.updateInterest(c)
 	case taskResumeRead:
+		c.reqs.And(^reqPause)
 		l.resume(c)
 	case taskTimeouts:
 		t.fn()
@@ -88,7 +92,11 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 		c.mu.Unlock()
 		if pending { // an arm task is queued; do its work now
 			c.wantOut = true
-			l.updateInterest(c)
+			if c.parked {
+				l.unpark(c) // re-adds with OUT; a pending error shows at once
+			} else {
+				l.updateInterest(c)
+			}
 			return
 		}
 		l.finishGraceful(c)
@@ -253,10 +261,13 @@ func (l *loop) armDeadline(c *Conn) {
 			next = at
 		}
 	}
-	if c.idleNs > 0 {
+	// Idle and read timeouts stop counting once a close has begun (the
+	// linger deadline bounds it), exactly as connDeadline ignores them then;
+	// counting them here would re-arm the timer in the past, forever.
+	if c.idleNs > 0 && !c.closing {
 		consider(c.lastActive + c.idleNs)
 	}
-	if c.readNs > 0 && !c.readEOF {
+	if c.readNs > 0 && !c.readEOF && !c.closing {
 		consider(c.lastRead + c.readNs)
 	}
 	if c.closing {
@@ -269,7 +280,9 @@ func (l *loop) armDeadline(c *Conn) {
 		l.timers.remove(&c.timer)
 		return
 	}
-	l.timers.schedule(&c.timer, next)
+	// Never at or before now: runTimers fires entries until they are in
+	// the future, and l.now does not move while it does.
+	l.timers.schedule(&c.timer, max(next, l.now+1))
 }
 
 // connDeadline runs when the connection's timer fires. Activity moved the

@@ -31,9 +31,6 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 	switch {
 	case c.closing || c.reqs.Load()&reqClose != 0:
 		l.discardRead(c) // Close was called: the handler wants no more data
-	case c.reqs.Load()&reqPause != 0:
-		// PauseRead was called; its task runs after this batch and drops the
-		// read interest. Leave the data in the kernel until then.
 	case c.paused:
 		// ERR and HUP cannot be masked, and under level-triggering they
 		// would be reported on every wait while reads are paused. Park the
@@ -41,6 +38,9 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 		if ev&hangup != 0 {
 			l.park(c)
 		}
+	case c.reqs.Load()&reqPause != 0:
+		// PauseRead was called; its task runs after this batch and drops the
+		// read interest. Leave the data in the kernel until then.
 	case c.readEOF:
 		l.afterEOFHangup(c, ev)
 	default:

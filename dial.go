@@ -71,7 +71,7 @@ func (e *Engine) DialAsync(network, address string, h Handler, cfg *DialConfig) 
 	if err != nil {
 		return nil, err
 	}
-	if !c.loop.startDialing(context.Background(), c, tgt) {
+	if !c.loop.startDialing(e.ctx, c, tgt) { // Shutdown cancels a lookup in flight
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineClosed}
 	}
 	return c, nil

@@ -203,6 +203,9 @@ func (l *loop) connected(c *Conn) {
 		c.dial.done <- nil
 	}
 	c.dial = nil // only needed while connecting
+	if c.shutWr && !c.wantOut && !c.shutDone && c.state == stateOpen {
+		l.shutdownWrite(c) // CloseWrite came before the open
+	}
 }
 
 // openInterest registers an open connection's interest: input unless

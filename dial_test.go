@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -387,5 +388,42 @@ func TestShutdownDuringResolutionReportsOnce(t *testing.T) {
 				t.Errorf("OnClose %d times", closes)
 			}
 		})
+	}
+}
+
+// TestCloseWriteBeforeDialCompletes: CloseWrite while the dial is still
+// resolving or connecting takes effect once the connection opens: the peer
+// reads EOF, and the dial does not fail.
+func TestCloseWriteBeforeDialCompletes(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	nl, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	port := nl.Addr().(*net.TCPAddr).Port
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("localhost:%d", port)} {
+		cli := newRecorder()
+		cli.onEOF = func(c *Conn) {}
+		c, err := e.DialAsync("tcp4", addr, cli, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		peer, err := nl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recv(t, cli.opened, addr+": OnOpen")
+		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := peer.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("%s: peer read %d, %v; want EOF", addr, n, err)
+		}
+		peer.Close()
+		if err := recv(t, cli.closed, addr+": OnClose"); !errors.Is(err, ErrPeerClosed) {
+			t.Fatalf("%s: close reason %v", addr, err)
+		}
 	}
 }

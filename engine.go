@@ -25,6 +25,8 @@ type Engine struct {
 	rr    atomic.Uint64
 
 	closing  atomic.Bool
+	ctx      context.Context // canceled by Shutdown: ends name lookups of DialAsync
+	cancel   context.CancelFunc
 	mu       sync.Mutex
 	lns      map[*Listener]struct{}
 	drained  chan struct{}
@@ -41,9 +43,11 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: o, epoch: time.Now(), lns: map[*Listener]struct{}{},
 		drained: make(chan struct{}), loopGIDs: map[uint64]bool{}}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	for i := 0; i < o.Loops; i++ {
 		l, err := newLoop(e, i)
 		if err != nil {
+			e.cancel()
 			for _, l := range e.loops {
 				l.p.Close()
 			}
@@ -106,11 +110,11 @@ func (e *Engine) Listen(network, address string, h Handler, cfg *ListenConfig) (
 		}
 		fds = append(fds, fd)
 	}
-	ln := e.newListener(network, addr, h, c, fds)
+	unlink := ""
 	if network == "unix" {
-		ln.unlink = address
+		unlink = address // the listener created the file: it removes it
 	}
-	return ln, nil
+	return e.newListener(network, addr, h, c, fds, true, unlink)
 }
 
 // ListenFD serves connections from an already listening socket, such as one
@@ -140,7 +144,7 @@ func (e *Engine) ListenFD(fd int, h Handler, cfg *ListenConfig) (*Listener, erro
 			return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: sys.Wrap("setsockopt", err)}
 		}
 	}
-	return e.newListener(network, addr, h, c, []int{fd}), nil
+	return e.newListener(network, addr, h, c, []int{fd}, false, "")
 }
 
 // ListenFrom serves connections from a net.Listener's socket (a
@@ -217,9 +221,14 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 	return c, nil
 }
 
-func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg ListenConfig, fds []int) *Listener {
+// newListener hands the listening descriptors to their loops. If the engine
+// stopped meanwhile (a Shutdown racing this Listen), it fails with
+// ErrEngineClosed; the descriptors are closed when closeFDs is set (they
+// are the engine's own) and left to the caller otherwise. unlink names a
+// Unix socket file to remove when the listener closes.
+func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg ListenConfig, fds []int, closeFDs bool, unlink string) (*Listener, error) {
 	ln := &Listener{eng: e, h: h, network: network, addr: addr, cfg: cfg,
-		done: make(chan struct{}), left: len(fds)}
+		done: make(chan struct{}), left: len(fds), unlink: unlink}
 	for i, fd := range fds {
 		var l *loop
 		if cfg.ReusePort {
@@ -234,9 +243,26 @@ func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg Liste
 	e.mu.Unlock()
 	for _, lh := range ln.handles {
 		lh.timer.index = -1
-		lh.loop.enqueue(task{kind: taskListen, lh: lh})
 	}
-	return ln
+	for i, lh := range ln.handles {
+		if lh.loop.enqueue(task{kind: taskListen, lh: lh}) {
+			continue
+		}
+		// The loops are stopping; those that took their handle close it in
+		// teardown. Release the rest here.
+		for _, rest := range ln.handles[i:] {
+			if closeFDs {
+				sys.Close(rest.fd)
+			}
+			ln.handleClosed()
+		}
+		ln.mu.Lock()
+		ln.closed = true
+		ln.mu.Unlock()
+		e.forget(ln)
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: ErrEngineClosed}
+	}
+	return ln, nil
 }
 
 func (e *Engine) forget(ln *Listener) {
@@ -288,6 +314,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if !e.closing.CompareAndSwap(false, true) {
 		return ErrEngineClosed
 	}
+	e.cancel()
 	e.mu.Lock()
 	lns := make([]*Listener, 0, len(e.lns))
 	for ln := range e.lns {

@@ -255,3 +255,36 @@ func TestTimerResetReusesTheTimer(t *testing.T) {
 	default:
 	}
 }
+
+// TestReadTimeoutDuringCloseKeepsLoopAlive: a read timeout that expires
+// while a graceful close waits to flush must not re-arm the timer in the
+// past, which made the loop fire it forever and serve nothing else.
+func TestReadTimeoutDuringCloseKeepsLoopAlive(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, ReadTimeout: 50 * time.Millisecond, LingerTimeout: 5 * time.Second})
+	h := &writeThenClose{payload: make([]byte, 8<<20), closed: make(chan error, 1)} // never read
+	ln := listen(t, e, h, nil)
+	dialTCP(t, ln)
+	time.Sleep(150 * time.Millisecond) // let the read deadline pass while closing
+	fired := make(chan struct{})
+	e.AfterFunc(time.Millisecond, func() { close(fired) })
+	recv(t, fired, "a timer on the same loop")
+}
+
+// TestPausedConnectionResetDoesNotSpin: ERR/HUP cannot be masked, so a
+// paused connection that is reset must be parked, not polled forever.
+func TestPausedConnectionResetDoesNotSpin(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	r := newRecorder()
+	ln := listen(t, e, &openHook{recorder: r, f: func(c *Conn) { c.PauseRead() }}, nil)
+	c := dialTCP(t, ln)
+	recv(t, r.opened, "OnOpen")
+	syncLoops(e) // the pause task has run
+	c.SetLinger(0)
+	c.Close() // RST
+	time.Sleep(50 * time.Millisecond)
+	w0 := e.Stats().Total.Wakeups
+	time.Sleep(200 * time.Millisecond)
+	if n := e.Stats().Total.Wakeups - w0; n > 50 {
+		t.Fatalf("%d wake-ups in 200 ms while a paused connection was reset", n)
+	}
+}

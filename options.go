@@ -116,7 +116,9 @@ type Options struct {
 	// SO_ERROR, accept4, read, write, shutdown, close and timers. It is
 	// called synchronously on loop goroutines, and also on goroutines that
 	// call Write (whose first attempt is a direct send), so it must be safe
-	// for concurrent use and fast. When nil, tracing costs one nil check.
+	// for concurrent use and fast, and must not call into the engine or its
+	// connections (a writer's lock may be held). When nil, tracing costs one
+	// nil check.
 	Tracer func(*TraceEvent)
 }
 

@@ -75,7 +75,7 @@ func (s TCPState) String() string {
 // Options.Tracer is reused: copy what you keep.
 type TraceEvent struct {
 	Time     time.Duration // monotonic, since the engine started
-	Loop     int           // the loop's index, or -1 outside any loop
+	Loop     int           // the index of the loop that owns the descriptor
 	FD       int
 	Conn     uint64 // connection ID, 0 for listeners
 	Role     Role

@@ -174,10 +174,15 @@ func (p *Poller) rawWait() (int, unix.Errno) {
 func (p *Poller) markWake(n int) {
 	for i := 0; i < n; i++ {
 		if p.events[i].Pad == -1 && int(p.events[i].Fd) == p.wakefd {
-			// Clear the signal before draining, so a Wake racing with us
-			// writes again rather than being lost.
-			p.wakeSig.Store(0)
+			// Drain first, then clear the signal (the Go runtime's order).
+			// Cleared first, a second Wake could write between the two and
+			// be drained here, leaving wakeSig set with an empty eventfd:
+			// every later Wake would then fail its CAS and the loop would
+			// sleep through its tasks. A Wake that finds the signal still
+			// set in between does nothing, and needs nothing: the loop is
+			// awake and checks its queue before it sleeps again.
 			unix.Read(p.wakefd, p.wakeBuf[:])
+			p.wakeSig.Store(0)
 			p.events[i].Fd = -1
 		}
 	}
