@@ -175,8 +175,10 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		s.removeSockets()
 		return err
 	}
-	s.printStart(stderr, metrics, hv.upg != nil)
+	// Watch SIGHUP before announcing readiness: a SIGHUP that arrived
+	// first would otherwise terminate the process (its default action).
 	hv.watch(stderr)
+	s.printStart(stderr, metrics, hv.upg != nil)
 	s.statusLoop(ctx, hv.tookOver(), stderr)
 	hv.stop()
 	pid := os.Getpid()

@@ -44,6 +44,7 @@ func TestServeSystemdSocketActivation(t *testing.T) {
 
 	line := regexp.QuoteMeta(`epollnet serve: echo on unix `+sock) + ` \(from systemd socket "echo", 1 loops`
 	p.waitOutput(t, regexp.MustCompile(line), 1, 10*time.Second)
+	p.waitOutput(t, readyLine, 1, 10*time.Second) // SIGHUP is handled from here on
 	if strings.Count(p.out.String(), "epollnet serve: echo on ") != 1 {
 		t.Errorf("serve listens on more than the activated socket:\n%s", p.out.String())
 	}
