@@ -143,19 +143,7 @@ func TestFirstDataCompletesHandshakeWhenFinalACKLost(t *testing.T) {
 	cli := newDialHandler()
 	c := env.dial(t, addr, cli, DialConfig{})
 	recv(t, cli.opened, "client OnOpen")
-	env.tl.quiet(t, "listener readiness before data", 200*time.Millisecond, lnEv(TraceReady, lfd))
-	if _, err := c.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	wr := env.tl.await(t, "client write", 5*time.Second, connEv(TraceWrite, c))
-	lready := env.tl.await(t, "listener readiness", 5*time.Second, lnEv(TraceReady, lfd))
-	if d := lready.Time - wr.Time; d > 700*time.Millisecond {
-		t.Errorf("listener readable %v after the data, want at once", d)
-	}
-	recv(t, srv.opened, "server OnOpen")
-	if got := recv(t, srv.data, "server data"); string(got) != "x" {
-		t.Errorf("server got %q", got)
-	}
+	expectListenerFiresOnData(t, env.tl, lfd, c, srv, "x")
 }
 
 // TestAcceptedSocketWritableNotReadableUntilData pins C5 for a silent
@@ -173,22 +161,13 @@ func TestAcceptedSocketWritableNotReadableUntilData(t *testing.T) {
 	if in, out := pollNow(t, acc.N); in || !out {
 		t.Fatalf("accepted socket: POLLIN %v POLLOUT %v, want writable and not readable", in, out)
 	}
-	env.tl.quiet(t, "accepted socket readiness from a silent client", 200*time.Millisecond, connEv(TraceReady, a))
+	expectReadableOnlyOnData(t, env.tl, a, connEv(TraceReady, a), c, srv, "c")
+	// And writable at once: the first send goes straight to the socket.
 	if _, err := a.Write([]byte("s")); err != nil {
 		t.Fatal(err)
 	}
 	if wr := env.tl.await(t, "server write", 5*time.Second, connEv(TraceWrite, a)); wr.N != 1 || wr.Err != nil {
 		t.Errorf("direct send on the accepted socket: n=%d err=%v, want 1 byte at once", wr.N, wr.Err)
-	}
-	if _, err := c.Write([]byte("c")); err != nil {
-		t.Fatal(err)
-	}
-	ready := env.tl.await(t, "accepted socket readiness", 5*time.Second, connEv(TraceReady, a))
-	if ready.Ready&ReadyIn == 0 {
-		t.Errorf("after the client's data: %v, want IN", ready.Ready)
-	}
-	if got := recv(t, srv.data, "server data"); string(got) != "c" {
-		t.Errorf("server got %q", got)
 	}
 }
 
@@ -207,18 +186,7 @@ func TestDialedSocketWritableNotReadableUntilData(t *testing.T) {
 	if in, out := pollNow(t, open.FD); in || !out {
 		t.Fatalf("dialed socket: POLLIN %v POLLOUT %v, want writable and not readable", in, out)
 	}
-	env.tl.quiet(t, "dialed socket readiness from a silent server", 200*time.Millisecond,
-		connEv(TraceReady, c).and(after(open)))
-	if _, err := a.Write([]byte("s")); err != nil {
-		t.Fatal(err)
-	}
-	ready := env.tl.await(t, "dialed socket readiness", 5*time.Second, connEv(TraceReady, c).and(after(open)))
-	if ready.Ready&ReadyIn == 0 {
-		t.Errorf("after the server's data: %v, want IN", ready.Ready)
-	}
-	if got := recv(t, cli.data, "client data"); string(got) != "s" {
-		t.Errorf("client got %q", got)
-	}
+	expectReadableOnlyOnData(t, env.tl, c, connEv(TraceReady, c).and(after(open)), a, cli, "s")
 }
 
 // TestEAGAINOnEmptyAcceptAndRecv pins C7: accept4 on an empty queue gives

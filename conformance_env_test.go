@@ -382,3 +382,41 @@ func dialErrorShape(err error) error {
 	}
 	return fmt.Errorf("dial error %v: unexpected Err type %T", err, oe.Err)
 }
+
+// expectListenerFiresOnData checks that the listener lfd stays quiet until
+// the client c sends msg, then fires at once and the server receives msg:
+// what a lost final ACK (C4) and TCP_DEFER_ACCEPT (§2.6) have in common.
+func expectListenerFiresOnData(t *testing.T, tl *traceLog, lfd int, c *Conn, srv *dialHandler, msg string) {
+	t.Helper()
+	tl.quiet(t, "listener readiness before data", quietWindow, lnEv(TraceReady, lfd))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	wr := tl.await(t, "client write", 5*time.Second, connEv(TraceWrite, c))
+	ready := tl.await(t, "listener readiness", 5*time.Second, lnEv(TraceReady, lfd))
+	if d := ready.Time - wr.Time; d > 700*time.Millisecond {
+		t.Errorf("listener readable %v after the data, want at once", d)
+	}
+	recv(t, srv.opened, "server OnOpen")
+	if got := recv(t, srv.data, "server data"); string(got) != msg {
+		t.Errorf("server got %q, want %q", got, msg)
+	}
+}
+
+// expectReadableOnlyOnData checks that c reports no readiness (matching
+// quiet) while its peer is silent, and IN once the peer writes msg, which
+// h then receives: C5 on the accepted side, C6 on the dialed side.
+func expectReadableOnlyOnData(t *testing.T, tl *traceLog, c *Conn, quiet match, peer *Conn, h *dialHandler, msg string) {
+	t.Helper()
+	tl.quiet(t, "readiness while the peer is silent", 200*time.Millisecond, quiet)
+	if _, err := peer.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	ready := tl.await(t, "readiness after the peer's data", 5*time.Second, quiet)
+	if ready.Ready&ReadyIn == 0 {
+		t.Errorf("after the peer's data: %v, want IN", ready.Ready)
+	}
+	if got := recv(t, h.data, "data"); string(got) != msg {
+		t.Errorf("got %q, want %q", got, msg)
+	}
+}

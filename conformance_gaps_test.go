@@ -285,17 +285,7 @@ func TestDeferAcceptListenerFiresOnlyOnData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl.quiet(t, "listener readiness before data", quietWindow, lnEv(TraceReady, lfd))
-	c.Write([]byte("hi"))
-	wr := tl.await(t, "client write", 5*time.Second, connEv(TraceWrite, c))
-	ready := tl.await(t, "listener readiness", 5*time.Second, lnEv(TraceReady, lfd))
-	if d := ready.Time - wr.Time; d > 700*time.Millisecond {
-		t.Errorf("listener readable %v after the data, want at once", d)
-	}
-	recv(t, srv.opened, "server OnOpen")
-	if got := recv(t, srv.data, "server data"); string(got) != "hi" {
-		t.Errorf("server got %q", got)
-	}
+	expectListenerFiresOnData(t, tl, lfd, c, srv, "hi")
 }
 
 // TestImmediateConnectErrorIsDeliveredAsync: connect() can fail at once

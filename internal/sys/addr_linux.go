@@ -10,11 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SockaddrToAddr converts a kernel socket address to a net.Addr. For an
-// unnamed Unix socket it returns a *net.UnixAddr with an empty name. local is
-// unused today and kept for symmetry with callers that know the direction.
-func SockaddrToAddr(sa unix.Sockaddr, local bool) net.Addr {
-	_ = local
+// sockaddrToAddr converts a kernel socket address to a net.Addr. For an
+// unnamed Unix socket it returns a *net.UnixAddr with an empty name.
+func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}

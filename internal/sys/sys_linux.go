@@ -308,7 +308,7 @@ func LocalAddr(fd int) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return SockaddrToAddr(sa, true), nil
+	return sockaddrToAddr(sa), nil
 }
 
 // PeerAddr returns the address of fd's peer; ENOTCONN means not connected.
@@ -317,7 +317,7 @@ func PeerAddr(fd int) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return SockaddrToAddr(sa, false), nil
+	return sockaddrToAddr(sa), nil
 }
 
 // SocketFamily returns SO_DOMAIN, the socket's address family.
