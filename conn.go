@@ -93,27 +93,50 @@ type Conn struct {
 	// Immutable:
 	role Role
 	// Owned by the loop goroutine:
-	state     connState
-	readEOF   bool
-	peerFirst bool // the peer's FIN came before any local close
-	paused    bool
-	parked    bool // deregistered while paused with ERR/HUP pending
-	wantOut   bool
-	closing   bool // graceful close in progress: flush, FIN, linger
-	lingering bool
-	shutWr    bool // shutdown(SHUT_WR) pending or done
-	shutDone  bool
-	proxyWait bool // awaiting a PROXY header: reads go to the parser, no OnOpen yet (proxy.go)
+	state connState
+	lf    loopFlags
 	// Guarded by mu:
-	wclosed   bool // no more writes: Close, CloseWrite, Abort or closed
-	closeReq  bool
-	abortReq  bool
-	fdClosed  bool
-	armQueued bool
-	aboveHigh bool
-	wrote     bool // a direct write happened since the last deadline check
-	ready     bool // connected: writes may go to the socket directly
+	mf muFlags
 }
+
+// loopFlags are the connection's booleans owned by the loop goroutine.
+type loopFlags uint16
+
+const (
+	lReadEOF   loopFlags = 1 << iota // read returned 0: the peer's FIN
+	lPeerFirst                       // the peer's FIN came before any local close
+	lPaused                          // PauseRead took effect
+	lParked                          // deregistered while paused with ERR/HUP pending
+	lWantOut                         // EPOLLOUT wanted: output pending
+	lClosing                         // graceful close in progress: flush, FIN, linger
+	lLingering                       // FIN sent, waiting for the peer's (finishGraceful)
+	lShutWr                          // shutdown(SHUT_WR) pending or done
+	lShutDone                        // shutdown(SHUT_WR) done
+	lProxyWait                       // awaiting a PROXY header: reads go to the parser, no OnOpen yet (proxy.go)
+)
+
+func (f loopFlags) has(b loopFlags) bool { return f&b != 0 }
+func (f *loopFlags) set(b loopFlags)     { *f |= b }
+func (f *loopFlags) clr(b loopFlags)     { *f &^= b }
+
+// muFlags are the connection's booleans guarded by Conn.mu: writers on any
+// goroutine read and set them.
+type muFlags uint8
+
+const (
+	mWclosed   muFlags = 1 << iota // no more writes: Close, CloseWrite, Abort or closed
+	mCloseReq                      // Close or Abort requested
+	mAbortReq                      // Abort requested (or a write failed)
+	mFdClosed                      // the descriptor is closed: fd must not be used
+	mArmQueued                     // a taskArmOut is queued
+	mAboveHigh                     // pending output passed WriteHighWater
+	mWrote                         // a direct write happened since the last deadline check
+	mReady                         // connected: writes may go to the socket directly
+)
+
+func (f muFlags) has(b muFlags) bool { return f&b != 0 }
+func (f *muFlags) set(b muFlags)     { *f |= b }
+func (f *muFlags) clr(b muFlags)     { *f &^= b }
 
 // dialState is what a connection needs only while dialing; accepted
 // connections never carry it, and a dial drops it once open.
@@ -173,7 +196,7 @@ func (c *Conn) remoteLocked() net.Addr {
 func (c *Conn) LocalAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.fdClosed || c.fd < 0 {
+	if c.mf.has(mFdClosed) || c.fd < 0 {
 		return nil
 	}
 	a, _ := sys.LocalAddr(c.fd)
@@ -223,8 +246,8 @@ func (c *Conn) Close() error {
 // pending output. OnClose follows with ErrAborted.
 func (c *Conn) Abort() error {
 	c.mu.Lock()
-	done := c.fdClosed || c.abortReq
-	c.closeReq, c.wclosed, c.abortReq = true, true, true
+	done := c.mf.has(mFdClosed) || c.mf.has(mAbortReq)
+	c.mf.set(mCloseReq | mWclosed | mAbortReq)
 	c.mu.Unlock()
 	if done {
 		return c.opError("abort", ErrClosed)
@@ -249,12 +272,12 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) request(full bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closeReq || (c.wclosed && !full) {
+	if c.mf.has(mCloseReq) || (c.mf.has(mWclosed) && !full) {
 		return false
 	}
-	c.wclosed = true
+	c.mf.set(mWclosed)
 	if full {
-		c.closeReq = true
+		c.mf.set(mCloseReq)
 	}
 	return true
 }
@@ -314,7 +337,7 @@ func (c *Conn) loopRequest(op string, k taskKind) error {
 func (c *Conn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closeReq
+	return c.mf.has(mCloseReq)
 }
 
 // opError shapes an error the way Go's net package does, so callers can use
@@ -327,6 +350,6 @@ func (c *Conn) opError(op string, err error) error {
 
 func (c *Conn) markWriteClosed() {
 	c.mu.Lock()
-	c.wclosed, c.closeReq = true, true
+	c.mf.set(mWclosed | mCloseReq)
 	c.mu.Unlock()
 }

@@ -16,20 +16,20 @@ func (l *loop) connTask(t *task) {
 	switch t.kind {
 	case taskArmOut:
 		c.mu.Lock()
-		c.armQueued = false
+		c.mf.clr(mArmQueued)
 		pending := c.outLen > 0
 		c.mu.Unlock()
-		if pending && !c.wantOut {
-			c.wantOut = true
+		if pending && !c.lf.has(lWantOut) {
+			c.lf.set(lWantOut)
 			l.updateInterest(c)
 		}
 	case taskClose:
 		l.closeGraceful(c, nil)
 	case taskCloseWrite:
-		c.shutWr = true
+		c.lf.set(lShutWr)
 		// While connecting, shutdown(2) would abort the connect (or hit fd
 		// -1 while resolving); connected() shuts down once open.
-		if !c.wantOut && c.state == stateOpen {
+		if !c.lf.has(lWantOut) && c.state == stateOpen {
 			l.shutdownWrite(c)
 		}
 	case taskAbort:
@@ -39,7 +39,7 @@ func (l *loop) connTask(t *task) {
 		}
 		l.abort(c, why)
 	case taskPauseRead:
-		c.paused = true
+		c.lf.set(lPaused)
 		c.reqs.Or(reqPause) // the last task run decides, whatever the callers' race
 		l.updateInterest(c)
 	case taskResumeRead:
@@ -52,20 +52,20 @@ func (l *loop) connTask(t *task) {
 }
 
 func (l *loop) resume(c *Conn) {
-	if !c.paused {
+	if !c.lf.has(lPaused) {
 		return
 	}
-	c.paused = false
+	c.lf.clr(lPaused)
 	if c.state == stateConnecting {
 		return // connected() applies the flag; a Unix dial in backoff stays parked
 	}
-	if c.in != nil && !c.closing {
+	if c.in != nil && !c.lf.has(lClosing) {
 		l.deliver(c, nil)
-		if c.state != stateOpen || c.paused {
+		if c.state != stateOpen || c.lf.has(lPaused) {
 			return
 		}
 	}
-	if c.parked {
+	if c.lf.has(lParked) {
 		l.unpark(c)
 		return
 	}
@@ -76,23 +76,23 @@ func (l *loop) resume(c *Conn) {
 // finishGraceful. LingerTimeout bounds the whole sequence, so a peer that
 // stopped reading cannot keep the descriptor forever.
 func (l *loop) closeGraceful(c *Conn, why error) {
-	if c.closing {
+	if c.lf.has(lClosing) {
 		return
 	}
 	if c.state == stateConnecting && !l.closeConnecting(c, why) {
 		return
 	}
-	c.closing = true
+	c.lf.set(lClosing)
 	c.closeWhy = why
 	c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
 	l.armDeadline(c)
-	if !c.wantOut {
+	if !c.lf.has(lWantOut) {
 		c.mu.Lock()
 		pending := c.outLen > 0
 		c.mu.Unlock()
 		if pending { // an arm task is queued; do its work now
-			c.wantOut = true
-			if c.parked {
+			c.lf.set(lWantOut)
+			if c.lf.has(lParked) {
 				l.unpark(c) // re-adds with OUT; a pending error shows at once
 			} else {
 				l.updateInterest(c)
@@ -113,7 +113,8 @@ func (l *loop) closeConnecting(c *Conn, why error) bool {
 	pending := c.outLen > 0
 	c.mu.Unlock()
 	if pending {
-		c.closing, c.closeWhy = true, why
+		c.lf.set(lClosing)
+		c.closeWhy = why
 		c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
 		return false
 	}
@@ -128,7 +129,7 @@ func (l *loop) closeConnecting(c *Conn, why error) bool {
 // FIN, keep reading (and discarding) until the peer's FIN, and only then
 // close: the lingering close of nginx.
 func (l *loop) finishGraceful(c *Conn) {
-	if c.readEOF || c.network == "unix" {
+	if c.lf.has(lReadEOF) || c.network == "unix" {
 		l.closeNow(c, c.closeWhy)
 		return
 	}
@@ -136,8 +137,8 @@ func (l *loop) finishGraceful(c *Conn) {
 		l.closeNow(c, c.closeWhy)
 		return
 	}
-	if !c.shutDone {
-		c.shutDone = true
+	if !c.lf.has(lShutDone) {
+		c.lf.set(lShutDone)
 		err := sys.Shutdown(c.fd, sys.SHUT_WR)
 		l.trace(TraceShutdown, c.fd, c, 0, 0, 0, err)
 		if err != nil {
@@ -145,12 +146,12 @@ func (l *loop) finishGraceful(c *Conn) {
 			return
 		}
 	}
-	c.lingering = true
+	c.lf.set(lLingering)
 	c.lingerEvery = int64(5 * time.Millisecond)
 	c.lingerCheck = l.now + c.lingerEvery
 	l.armDeadline(c)
-	c.paused = false
-	if c.parked {
+	c.lf.clr(lPaused)
+	if c.lf.has(lParked) {
 		l.unpark(c)
 	}
 	l.updateInterest(c)
@@ -183,10 +184,10 @@ func (l *loop) discardRead(c *Conn) {
 			return
 		case err != nil:
 			l.closeNow(c, readError(err))
-		case c.lingering:
+		case c.lf.has(lLingering):
 			l.closeNow(c, c.closeWhy)
 		default:
-			c.readEOF = true
+			c.lf.set(lReadEOF)
 			l.updateInterest(c)
 		}
 		return
@@ -214,18 +215,17 @@ func (l *loop) closeNow(c *Conn, why error) {
 	}
 	wasOpen := c.state == stateOpen
 	c.mu.Lock()
-	c.wclosed, c.closeReq, c.fdClosed = true, true, true
+	c.mf.set(mWclosed | mCloseReq | mFdClosed)
 	clear(c.out)
 	c.out, c.outLen = nil, 0
 	c.mu.Unlock()
-	if !c.parked && c.gen != 0 {
+	if !c.lf.has(lParked) && c.gen != 0 {
 		l.unregister(c.fd)
-	} else if c.parked {
-		l.fds[c.fd].conn = nil
-		l.stats.registered.Add(-1)
+	} else if c.lf.has(lParked) {
+		l.forget(c.fd)
 	}
 	sys.Close(c.fd)
-	if why == nil && c.peerFirst {
+	if why == nil && c.lf.has(lPeerFirst) {
 		why = ErrPeerClosed
 	}
 	l.trace(TraceClose, c.fd, c, 0, 0, 0, why)
@@ -238,7 +238,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 		l.stats.closed.Add(1)
 		l.rearmPausedListeners()
 	}
-	if c.proxyWait {
+	if c.lf.has(lProxyWait) {
 		l.proxyClosed(c, why) // OnOpen never ran: no OnClose either
 	} else {
 		c.h.OnClose(c, why)
@@ -264,16 +264,16 @@ func (l *loop) armDeadline(c *Conn) {
 	// Idle and read timeouts stop counting once a close has begun (the
 	// linger deadline bounds it), exactly as connDeadline ignores them then;
 	// counting them here would re-arm the timer in the past, forever.
-	if c.idleNs > 0 && !c.closing {
+	if c.idleNs > 0 && !c.lf.has(lClosing) {
 		consider(c.lastActive + c.idleNs)
 	}
-	if c.readNs > 0 && !c.readEOF && !c.closing {
+	if c.readNs > 0 && !c.lf.has(lReadEOF) && !c.lf.has(lClosing) {
 		consider(c.lastRead + c.readNs)
 	}
-	if c.closing {
+	if c.lf.has(lClosing) {
 		consider(c.lingerAt)
 	}
-	if c.lingering {
+	if c.lf.has(lLingering) {
 		consider(c.lingerCheck)
 	}
 	if next == 0 {
@@ -296,21 +296,21 @@ func (l *loop) connDeadline(c *Conn) {
 		return
 	}
 	c.mu.Lock()
-	if c.wrote {
-		c.wrote = false
+	if c.mf.has(mWrote) {
+		c.mf.clr(mWrote)
 		c.lastActive = l.now
 	}
 	c.mu.Unlock()
 	switch {
-	case c.closing && l.now >= c.lingerAt:
+	case c.lf.has(lClosing) && l.now >= c.lingerAt:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
 		l.abort(c, withCause(ErrLingerTimeout, c.closeWhy))
-	case c.lingering && l.now >= c.lingerCheck:
+	case c.lf.has(lLingering) && l.now >= c.lingerCheck:
 		l.lingerCheckOutQueue(c)
-	case c.readNs > 0 && !c.readEOF && !c.closing && l.now >= c.lastRead+c.readNs:
+	case c.readNs > 0 && !c.lf.has(lReadEOF) && !c.lf.has(lClosing) && l.now >= c.lastRead+c.readNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "read-timeout", nil)
 		l.closeNow(c, ErrReadTimeout)
-	case c.idleNs > 0 && !c.closing && l.now >= c.lastActive+c.idleNs:
+	case c.idleNs > 0 && !c.lf.has(lClosing) && l.now >= c.lastActive+c.idleNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "idle-timeout", nil)
 		l.closeNow(c, ErrIdleTimeout)
 	default:

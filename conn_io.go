@@ -19,7 +19,7 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 		l.connectEvent(c, ev)
 		return
 	}
-	if c.wantOut && ev&(poller.Writable|hangup) != 0 {
+	if c.lf.has(lWantOut) && ev&(poller.Writable|hangup) != 0 {
 		l.flush(c)
 		if c.state == stateClosed {
 			return
@@ -29,9 +29,9 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 		return
 	}
 	switch {
-	case c.closing || c.reqs.Load()&reqClose != 0:
+	case c.lf.has(lClosing) || c.reqs.Load()&reqClose != 0:
 		l.discardRead(c) // Close was called: the handler wants no more data
-	case c.paused:
+	case c.lf.has(lPaused):
 		// ERR and HUP cannot be masked, and under level-triggering they
 		// would be reported on every wait while reads are paused. Park the
 		// descriptor; ResumeRead re-adds it and reads what is left.
@@ -41,7 +41,7 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 	case c.reqs.Load()&reqPause != 0:
 		// PauseRead was called; its task runs after this batch and drops the
 		// read interest. Leave the data in the kernel until then.
-	case c.readEOF:
+	case c.lf.has(lReadEOF):
 		l.afterEOFHangup(c, ev)
 	default:
 		l.read(c, ev)
@@ -61,7 +61,7 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 			l.stats.bytesIn.Add(uint64(n))
 			c.lastRead, c.lastActive = l.now, l.now
 			l.deliver(c, l.buf[:n])
-			if c.state != stateOpen || c.paused || c.readEOF || c.reqs.Load() != 0 {
+			if c.state != stateOpen || c.lf.has(lPaused) || c.lf.has(lReadEOF) || c.reqs.Load() != 0 {
 				return // closed, or Close/PauseRead was called in OnData
 			}
 			// Level-triggered: whatever is left is reported at the next
@@ -96,7 +96,7 @@ var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }
 // and keeps only what it leaves this time, in a pooled buffer: a connection
 // with nothing pending holds none.
 func (l *loop) deliver(c *Conn, data []byte) {
-	if c.proxyWait {
+	if c.lf.has(lProxyWait) {
 		l.proxyDeliver(c, data)
 		return
 	}
@@ -138,15 +138,15 @@ func (c *Conn) releaseIn() {
 }
 
 func (l *loop) onEOF(c *Conn) {
-	if c.proxyWait {
+	if c.lf.has(lProxyWait) {
 		l.proxyEOF(c)
 		return
 	}
-	c.readEOF = true
-	c.peerFirst = true
+	c.lf.set(lReadEOF)
+	c.lf.set(lPeerFirst)
 	l.updateInterest(c) // a socket at EOF stays readable forever under LT
 	c.h.OnReadEOF(c)
-	if c.shutDone && c.state == stateOpen && !c.closing {
+	if c.lf.has(lShutDone) && c.state == stateOpen && !c.lf.has(lClosing) {
 		l.closeNow(c, nil) // both halves are finished
 	}
 }
@@ -163,7 +163,7 @@ func (l *loop) afterEOFHangup(c *Conn, ev poller.Events) {
 		l.closeNow(c, readError(soerr))
 		return
 	}
-	if ev&poller.Hangup != 0 && !c.wantOut {
+	if ev&poller.Hangup != 0 && !c.lf.has(lWantOut) {
 		l.closeNow(c, nil)
 	}
 }
@@ -178,7 +178,7 @@ func (l *loop) flush(c *Conn) {
 			break
 		}
 		if err != nil {
-			c.wclosed, c.closeReq = true, true
+			c.mf.set(mWclosed | mCloseReq)
 			c.mu.Unlock()
 			l.closeNow(c, writeError(err))
 			return
@@ -192,9 +192,9 @@ func (l *loop) flush(c *Conn) {
 		}
 	}
 	drained := c.outLen == 0
-	notify := c.aboveHigh && c.outLen <= l.opts.WriteLowWater
+	notify := c.mf.has(mAboveHigh) && c.outLen <= l.opts.WriteLowWater
 	if notify {
-		c.aboveHigh = false
+		c.mf.clr(mAboveHigh)
 	}
 	c.mu.Unlock()
 	if !drained {
@@ -203,13 +203,13 @@ func (l *loop) flush(c *Conn) {
 		}
 		return
 	}
-	c.wantOut = false
+	c.lf.clr(lWantOut)
 	l.updateInterest(c)
 	switch {
-	case c.closing:
+	case c.lf.has(lClosing):
 		l.finishGraceful(c)
 		return
-	case c.shutWr && !c.shutDone:
+	case c.lf.has(lShutWr) && !c.lf.has(lShutDone):
 		l.shutdownWrite(c)
 	}
 	if notify && c.state == stateOpen {
@@ -220,14 +220,14 @@ func (l *loop) flush(c *Conn) {
 // updateInterest syncs the epoll registration with what the connection
 // waits for. EPOLLOUT is requested only while output is pending.
 func (l *loop) updateInterest(c *Conn) {
-	if c.parked || c.state != stateOpen {
+	if c.lf.has(lParked) || c.state != stateOpen {
 		return // a connecting socket gets its interest in connected()
 	}
 	var want poller.Events
-	if !c.readEOF && (c.closing || !c.paused) {
+	if !c.lf.has(lReadEOF) && (c.lf.has(lClosing) || !c.lf.has(lPaused)) {
 		want = poller.Readable | poller.ReadHangup
 	}
-	if c.wantOut {
+	if c.lf.has(lWantOut) {
 		want |= poller.Writable
 	}
 	if want == c.interest {
@@ -245,14 +245,14 @@ func (l *loop) updateInterest(c *Conn) {
 func (l *loop) park(c *Conn) {
 	err := l.p.Del(c.fd)
 	l.traceCtl("del", c.fd, c, 0, 0, err)
-	c.parked = true
+	c.lf.set(lParked)
 	c.interest = 0
 }
 
 func (l *loop) unpark(c *Conn) {
-	c.parked = false
+	c.lf.clr(lParked)
 	c.interest = poller.Readable | poller.ReadHangup
-	if c.wantOut {
+	if c.lf.has(lWantOut) {
 		c.interest |= poller.Writable
 	}
 	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
@@ -265,14 +265,14 @@ func (l *loop) unpark(c *Conn) {
 }
 
 func (l *loop) shutdownWrite(c *Conn) {
-	c.shutDone = true
+	c.lf.set(lShutDone)
 	err := sys.Shutdown(c.fd, sys.SHUT_WR)
 	l.trace(TraceShutdown, c.fd, c, 0, 0, 0, err)
 	if err != nil && err != syscall.ENOTCONN {
 		l.closeNow(c, sys.Wrap("shutdown", err))
 		return
 	}
-	if c.readEOF {
+	if c.lf.has(lReadEOF) {
 		l.closeNow(c, nil)
 	}
 }

@@ -39,7 +39,7 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 // writeLocked writes either p or bufs. Called with c.mu held; the caller
 // shapes a returned error with opError after unlocking.
 func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
-	if c.wclosed {
+	if c.mf.has(mWclosed) {
 		return 0, ErrClosed
 	}
 	total := len(p)
@@ -50,7 +50,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 		return 0, nil
 	}
 	written := 0
-	if c.outLen == 0 && c.ready {
+	if c.outLen == 0 && c.mf.has(mReady) {
 		var err error
 		if bufs == nil {
 			written, err = sys.Send(c.fd, p)
@@ -63,7 +63,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 			return 0, writeError(err)
 		}
 		c.loop.stats.bytesOut.Add(uint64(written))
-		c.wrote = true
+		c.mf.set(mWrote)
 		if written == total {
 			return total, nil
 		}
@@ -75,12 +75,12 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 		return written, ErrWriteCapExceeded
 	}
 	c.appendOut(p, bufs, written)
-	if c.outLen > c.loop.opts.WriteHighWater && !c.aboveHigh {
-		c.aboveHigh = true
+	if c.outLen > c.loop.opts.WriteHighWater && !c.mf.has(mAboveHigh) {
+		c.mf.set(mAboveHigh)
 		c.loop.stats.highWater.Add(1)
 	}
-	if !c.armQueued {
-		c.armQueued = true
+	if !c.mf.has(mArmQueued) {
+		c.mf.set(mArmQueued)
 		c.loop.enqueue(task{kind: taskArmOut, c: c})
 	}
 	return total, nil
@@ -90,7 +90,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 // overflow (nil) and asks the loop to close the connection with the reason.
 // The close happens on the loop, never inside the caller's Write.
 func (c *Conn) failLocked(err error) {
-	c.wclosed, c.closeReq, c.abortReq = true, true, true
+	c.mf.set(mWclosed | mCloseReq | mAbortReq)
 	why := error(ErrWriteCapExceeded)
 	if err != nil {
 		why = writeError(err)

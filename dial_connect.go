@@ -40,7 +40,7 @@ func (l *loop) startDial(c *Conn) {
 	// Registering before connect is safe: epoll_wait re-polls a socket
 	// before reporting it, so the readiness of the fresh socket (HUP|OUT)
 	// is never reported once connect changed its state.
-	gen, err := l.register(fd, c, nil, poller.Writable)
+	gen, err := l.register(fd, c, poller.Writable)
 	if err != nil {
 		l.dialFailed(c, err)
 		return
@@ -137,7 +137,7 @@ func (l *loop) connect(c *Conn) {
 // finds it) and connect is retried on the loop's timer, backing off from
 // 1 ms to 100 ms, until it returns 0 or the dial deadline passes.
 func (l *loop) unixBacklogFull(c *Conn) {
-	if !c.parked {
+	if !c.lf.has(lParked) {
 		l.park(c)
 	}
 	c.dial.unixRetry = min(max(2*c.dial.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
@@ -178,7 +178,9 @@ func (l *loop) connected(c *Conn) {
 	c.mu.Lock()
 	pending := c.outLen > 0
 	c.mu.Unlock()
-	c.wantOut = c.wantOut || pending
+	if pending {
+		c.lf.set(lWantOut)
+	}
 	if err := l.openInterest(c); err != nil {
 		l.dialFailed(c, err)
 		return
@@ -186,7 +188,7 @@ func (l *loop) connected(c *Conn) {
 	c.dial.retryAt = 0
 	c.state = stateOpen
 	c.mu.Lock()
-	c.ready = true // writes may go to the socket directly from now on
+	c.mf.set(mReady) // writes may go to the socket directly from now on
 	c.remote = c.dial.addr
 	c.mu.Unlock()
 	c.lastRead, c.lastActive = l.now, l.now
@@ -194,8 +196,8 @@ func (l *loop) connected(c *Conn) {
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)
 	l.stats.dialed.Add(1)
-	l.armDeadline(c) // the dial deadline gives way to idle and read timeouts
-	if !c.closing {  // Close came before the open: flush, but do not open
+	l.armDeadline(c)         // the dial deadline gives way to idle and read timeouts
+	if !c.lf.has(lClosing) { // Close came before the open: flush, but do not open
 		l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
 		c.h.OnOpen(c)
 	}
@@ -203,7 +205,7 @@ func (l *loop) connected(c *Conn) {
 		c.dial.done <- nil
 	}
 	c.dial = nil // only needed while connecting
-	if c.shutWr && !c.wantOut && !c.shutDone && c.state == stateOpen {
+	if c.lf.has(lShutWr) && !c.lf.has(lWantOut) && !c.lf.has(lShutDone) && c.state == stateOpen {
 		l.shutdownWrite(c) // CloseWrite came before the open
 	}
 }
@@ -212,20 +214,20 @@ func (l *loop) connected(c *Conn) {
 // paused, output if writes are pending. A parked Unix socket is re-added.
 func (l *loop) openInterest(c *Conn) error {
 	var want poller.Events
-	if !c.paused {
+	if !c.lf.has(lPaused) {
 		want = poller.Readable | poller.ReadHangup
 	}
-	if c.wantOut {
+	if c.lf.has(lWantOut) {
 		want |= poller.Writable
 	}
 	switch {
-	case c.parked:
+	case c.lf.has(lParked):
 		err := l.p.Add(c.fd, c.gen, want)
 		l.traceCtl("add", c.fd, c, 0, want, err)
 		if err != nil {
 			return err
 		}
-		c.parked = false
+		c.lf.clr(lParked)
 	case want != c.interest:
 		err := l.p.Mod(c.fd, c.gen, want)
 		l.traceCtl("mod", c.fd, c, 0, want, err)
@@ -254,7 +256,7 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		l.timers.remove(&c.timer)
 		c.state = stateClosed
 		c.mu.Lock()
-		c.wclosed, c.closeReq, c.fdClosed = true, true, true
+		c.mf.set(mWclosed | mCloseReq | mFdClosed)
 		clear(c.out)
 		c.out, c.outLen = nil, 0
 		c.mu.Unlock()

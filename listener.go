@@ -163,7 +163,7 @@ func (l *loop) addListener(lh *lnHandle) {
 	// listen() ran in Engine.Listen; the record is emitted here, on the loop
 	// that serves the socket, just before it is registered.
 	l.trace(TraceListen, lh.fd, nil, RoleListener, 0, lh.ln.cfg.Backlog, nil)
-	gen, err := l.register(lh.fd, nil, lh, poller.Readable)
+	gen, err := l.register(lh.fd, nil, poller.Readable)
 	if err != nil {
 		l.reportAcceptError(err)
 		sys.Close(lh.fd)

@@ -12,16 +12,6 @@ import (
 	"github.com/epollnet/epollnet/internal/sys"
 )
 
-// fdEntry is a slot of a loop's fd-indexed table. gen is bumped on every
-// registration and travels in epoll's data word; an event whose generation
-// does not match belongs to a descriptor that was closed (and perhaps reused)
-// and is dropped.
-type fdEntry struct {
-	gen  uint32
-	conn *Conn
-	lh   *lnHandle
-}
-
 type taskKind uint8
 
 const (
@@ -69,7 +59,7 @@ type loop struct {
 	eng    *Engine
 	opts   *Options
 	p      *poller.Poller
-	fds    []fdEntry
+	fds    fdTable
 	buf    []byte
 	iov    sys.Iovecs
 	sa     sys.Sockaddr // accept4's peer address, reused
@@ -177,22 +167,25 @@ func (l *loop) handle(tag poller.Tag, ev poller.Events) {
 	if fd < 0 {
 		return // the wake-up eventfd, already drained
 	}
-	if fd >= len(l.fds) || l.fds[fd].gen != tag.Gen {
+	e := l.fds.get(fd)
+	if e == nil || e.gen != tag.Gen {
+		// Closed, perhaps earlier in this batch: its events are dropped.
 		l.stats.stale.Add(1)
 		return
 	}
-	e := &l.fds[fd]
-	switch {
-	case e.conn != nil:
+	if e.conn != nil {
 		l.trace(TraceReady, fd, e.conn, 0, ev, 0, nil)
 		l.connEvent(e.conn, ev)
-	case e.lh != nil:
-		l.trace(TraceReady, fd, nil, RoleListener, ev, 0, nil)
-		l.acceptEvent(e.lh)
-	default:
-		// Closed earlier in this batch: its remaining events are dropped.
-		l.stats.stale.Add(1)
+		return
 	}
+	for _, lh := range l.lhs {
+		if lh.fd == fd {
+			l.trace(TraceReady, fd, nil, RoleListener, ev, 0, nil)
+			l.acceptEvent(lh)
+			return
+		}
+	}
+	l.stats.stale.Add(1)
 }
 
 func (l *loop) runTasks() {
@@ -236,18 +229,10 @@ func (l *loop) exec(t *task) {
 }
 
 // register adds fd to epoll under a fresh generation and records its owner.
-func (l *loop) register(fd int, c *Conn, lh *lnHandle, interest poller.Events) (uint32, error) {
-	if fd >= len(l.fds) {
-		n := max(2*len(l.fds), fd+1, 64)
-		grown := make([]fdEntry, n)
-		copy(grown, l.fds)
-		l.fds = grown
-	}
-	e := &l.fds[fd]
-	e.gen++
-	if e.gen == 0 || e.gen == ^uint32(0) { // ^0 tags the wake-up eventfd
-		e.gen = 1
-	}
+// A nil c registers a listener.
+func (l *loop) register(fd int, c *Conn, interest poller.Events) (uint32, error) {
+	e := l.fds.slot(fd)
+	e.gen = nextGen(e.gen)
 	err := l.p.Add(fd, e.gen, interest)
 	if l.opts.Tracer != nil {
 		role := RoleListener
@@ -259,7 +244,7 @@ func (l *loop) register(fd int, c *Conn, lh *lnHandle, interest poller.Events) (
 	if err != nil {
 		return 0, err
 	}
-	e.conn, e.lh = c, lh
+	e.conn = c
 	l.stats.registered.Add(1)
 	return e.gen, nil
 }
@@ -269,15 +254,23 @@ func (l *loop) register(fd int, c *Conn, lh *lnHandle, interest poller.Events) (
 // to a child (KERNEL.md §3.18).
 func (l *loop) unregister(fd int) {
 	err := l.p.Del(fd)
-	e := &l.fds[fd]
 	if l.opts.Tracer != nil {
+		c := l.fds.get(fd).conn
 		role := RoleListener
-		if e.conn != nil {
-			role = e.conn.role
+		if c != nil {
+			role = c.role
 		}
-		l.traceCtl("del", fd, e.conn, role, 0, err)
+		l.traceCtl("del", fd, c, role, 0, err)
 	}
-	e.conn, e.lh = nil, nil
+	l.forget(fd)
+}
+
+// forget clears fd's entry once it left epoll; the new generation makes any
+// event of it still in this batch stale.
+func (l *loop) forget(fd int) {
+	e := l.fds.get(fd)
+	e.conn = nil
+	e.gen = nextGen(e.gen)
 	l.stats.registered.Add(-1)
 }
 
@@ -355,14 +348,14 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 // seen at the next wait (KERNEL.md C5, §3.10).
 func (l *loop) open(c *Conn) error {
 	c.interest = poller.Readable | poller.ReadHangup
-	gen, err := l.register(c.fd, c, nil, c.interest)
+	gen, err := l.register(c.fd, c, c.interest)
 	if err != nil {
 		return err
 	}
 	c.gen = gen
 	c.state = stateOpen
 	c.mu.Lock()
-	c.ready = true
+	c.mf.set(mReady)
 	c.mu.Unlock()
 	c.lastRead, c.lastActive = l.now, l.now
 	l.conns++
@@ -370,7 +363,7 @@ func (l *loop) open(c *Conn) error {
 	l.stats.opened.Add(1)
 	l.armDeadline(c)
 	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
-	if c.proxyWait {
+	if c.lf.has(lProxyWait) {
 		l.proxyStart(c) // OnOpen comes with the PROXY header
 		return nil
 	}
@@ -380,25 +373,19 @@ func (l *loop) open(c *Conn) error {
 
 func (l *loop) shutdownConns() {
 	l.failResolving(ErrEngineShutdown) // dials without a descriptor yet
-	for i := range l.fds {
-		c := l.fds[i].conn
+	l.fds.conns(func(c *Conn) {
 		switch {
-		case c == nil:
 		case c.state == stateConnecting:
 			l.dialFailed(c, ErrEngineShutdown)
 		case c.state == stateOpen:
 			c.markWriteClosed()
 			l.closeGraceful(c, ErrEngineShutdown)
 		}
-	}
+	})
 	l.eng.checkDrained()
 }
 
 func (l *loop) abortAll(reason error) {
 	l.failResolving(reason)
-	for i := range l.fds {
-		if c := l.fds[i].conn; c != nil {
-			l.abort(c, reason)
-		}
-	}
+	l.fds.conns(func(c *Conn) { l.abort(c, reason) })
 }

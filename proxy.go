@@ -198,7 +198,7 @@ func (l *loop) proxyAdmit(c *Conn, pc *ProxyConfig) bool {
 		w.timer.e.index = -1 // not queued until proxyStart
 		w.timer.e.t = &w.timer
 		c.remote = &proxyState{unixPeer: c.remote, wait: w}
-		c.proxyWait = true
+		c.lf.set(lProxyWait)
 		return true
 	}
 	if pc.AllowUntrusted {
@@ -215,7 +215,7 @@ func (l *loop) proxyAdmit(c *Conn, pc *ProxyConfig) bool {
 func (l *loop) proxyStart(c *Conn) {
 	w := c.proxyStateOf().wait
 	w.timer.f = func() {
-		if c.proxyWait && c.state == stateOpen {
+		if c.lf.has(lProxyWait) && c.state == stateOpen {
 			l.abort(c, ErrProxyTimeout)
 		}
 	}
@@ -257,7 +257,7 @@ func (l *loop) proxyOpen(c *Conn, ps *proxyState, h *proxyproto.Header, rest []b
 	c.mu.Lock()
 	ps.hdr = h
 	c.mu.Unlock()
-	c.proxyWait = false
+	c.lf.clr(lProxyWait)
 	if len(rest) > 0 {
 		c.in = inPool.Get().(*[]byte)
 		*c.in = append((*c.in)[:0], rest...)
@@ -268,7 +268,7 @@ func (l *loop) proxyOpen(c *Conn, ps *proxyState, h *proxyproto.Header, rest []b
 		l.enqueue(task{kind: taskFunc, fn: func() {
 			// A read in between may have delivered them already; what the
 			// handler left is then offered again, as ResumeRead does.
-			if c.state == stateOpen && c.in != nil && !c.closing && !c.paused {
+			if c.state == stateOpen && c.in != nil && !c.lf.has(lClosing) && !c.lf.has(lPaused) {
 				l.deliver(c, nil)
 			}
 		}})
@@ -288,7 +288,7 @@ var errProxyEOF = fmt.Errorf("%w: the peer closed the connection before completi
 func (l *loop) proxyClosed(c *Conn, why error) {
 	ps := c.proxyStateOf()
 	l.timers.remove(&ps.wait.timer.e)
-	c.proxyWait = false
+	c.lf.clr(lProxyWait)
 	if !errors.Is(why, ErrEngineShutdown) {
 		l.proxyRejected(ps.wait.cfg, c.realRemote(ps), why)
 	}
