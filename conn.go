@@ -82,9 +82,8 @@ type Conn struct {
 	// Shared with writers on any goroutine; mu also guarantees that fd is
 	// open while held and !wclosed: the loop sets wclosed under mu before it
 	// closes the descriptor, so a Write can never reach a reused fd.
-	mu     sync.Mutex
-	out    [][]byte
-	outLen int
+	mu  sync.Mutex
+	out *outQueue // nil while nothing is pending
 
 	// Small fields last, packed together. reqs carries Close/Abort and
 	// PauseRead requests to the loop at once, so that a handler calling them
@@ -221,7 +220,7 @@ type ctxBox struct{ v any }
 func (c *Conn) Buffered() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.outLen
+	return c.pending()
 }
 
 const (

@@ -17,7 +17,7 @@ func (l *loop) connTask(t *task) {
 	case taskArmOut:
 		c.mu.Lock()
 		c.mf.clr(mArmQueued)
-		pending := c.outLen > 0
+		pending := c.pending() > 0
 		c.mu.Unlock()
 		if pending && !c.lf.has(lWantOut) {
 			c.lf.set(lWantOut)
@@ -88,7 +88,7 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 	l.armDeadline(c)
 	if !c.lf.has(lWantOut) {
 		c.mu.Lock()
-		pending := c.outLen > 0
+		pending := c.pending() > 0
 		c.mu.Unlock()
 		if pending { // an arm task is queued; do its work now
 			c.lf.set(lWantOut)
@@ -110,7 +110,7 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 // close. It reports whether the graceful close continues.
 func (l *loop) closeConnecting(c *Conn, why error) bool {
 	c.mu.Lock()
-	pending := c.outLen > 0
+	pending := c.pending() > 0
 	c.mu.Unlock()
 	if pending {
 		c.lf.set(lClosing)
@@ -216,8 +216,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 	wasOpen := c.state == stateOpen
 	c.mu.Lock()
 	c.mf.set(mWclosed | mCloseReq | mFdClosed)
-	clear(c.out)
-	c.out, c.outLen = nil, 0
+	c.out = nil
 	c.mu.Unlock()
 	if !c.lf.has(lParked) && c.gen != 0 {
 		l.unregister(c.fd)

@@ -171,8 +171,9 @@ func (l *loop) afterEOFHangup(c *Conn, ev poller.Events) {
 // flush writes pending output with gathered writes until EAGAIN or done.
 func (l *loop) flush(c *Conn) {
 	c.mu.Lock()
-	for c.outLen > 0 {
-		n, err := sys.Writev(c.fd, &l.iov, c.out)
+	for c.out != nil {
+		q := c.out
+		n, err := sys.Writev(c.fd, &l.iov, q.bufs)
 		l.trace(TraceWrite, c.fd, c, 0, 0, n, err)
 		if err == syscall.EAGAIN {
 			break
@@ -185,14 +186,14 @@ func (l *loop) flush(c *Conn) {
 		}
 		l.stats.bytesOut.Add(uint64(n))
 		c.lastActive = l.now
-		full := len(c.out) <= sys.MaxIovecs && n == c.outLen
+		full := len(q.bufs) <= sys.MaxIovecs && n == q.n
 		c.consumeOut(n)
 		if !full {
 			break // a short write: the socket buffer is full
 		}
 	}
-	drained := c.outLen == 0
-	notify := c.mf.has(mAboveHigh) && c.outLen <= l.opts.WriteLowWater
+	drained := c.out == nil
+	notify := c.mf.has(mAboveHigh) && c.pending() <= l.opts.WriteLowWater
 	if notify {
 		c.mf.clr(mAboveHigh)
 	}

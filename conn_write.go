@@ -50,7 +50,7 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 		return 0, nil
 	}
 	written := 0
-	if c.outLen == 0 && c.mf.has(mReady) {
+	if c.out == nil && c.mf.has(mReady) {
 		var err error
 		if bufs == nil {
 			written, err = sys.Send(c.fd, p)
@@ -70,12 +70,12 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 	}
 	c.loop.stats.writeAgain.Add(1) // the kernel took less than all of it
 	rest := total - written
-	if c.outLen+rest > c.loop.opts.MaxWriteBuffer {
+	if c.pending()+rest > c.loop.opts.MaxWriteBuffer {
 		c.failLocked(nil)
 		return written, ErrWriteCapExceeded
 	}
 	c.appendOut(p, bufs, written)
-	if c.outLen > c.loop.opts.WriteHighWater && !c.mf.has(mAboveHigh) {
+	if c.pending() > c.loop.opts.WriteHighWater && !c.mf.has(mAboveHigh) {
 		c.mf.set(mAboveHigh)
 		c.loop.stats.highWater.Add(1)
 	}
@@ -98,10 +98,31 @@ func (c *Conn) failLocked(err error) {
 	c.loop.enqueue(task{kind: taskAbort, c: c, err: why})
 }
 
+// outQueue is a connection's pending output. It exists only while the
+// kernel holds back some of it (EAGAIN): a connection with nothing pending,
+// the usual case, carries a nil pointer instead of a slice and a count.
+type outQueue struct {
+	bufs [][]byte
+	n    int // total bytes in bufs
+}
+
+// pending returns the bytes of output waiting for the socket. Called with
+// c.mu held.
+func (c *Conn) pending() int {
+	if c.out == nil {
+		return 0
+	}
+	return c.out.n
+}
+
 // appendOut copies the unwritten part of p or bufs, skipping the first skip
 // bytes, into the pending output, coalescing small writes into the last
 // chunk so that a burst of tiny writes does not become a long iovec.
 func (c *Conn) appendOut(p []byte, bufs [][]byte, skip int) {
+	if c.out == nil {
+		c.out = &outQueue{}
+	}
+	q := c.out
 	add := func(b []byte) {
 		if skip >= len(b) {
 			skip -= len(b)
@@ -109,14 +130,14 @@ func (c *Conn) appendOut(p []byte, bufs [][]byte, skip int) {
 		}
 		b = b[skip:]
 		skip = 0
-		c.outLen += len(b)
-		if k := len(c.out) - 1; k >= 0 && cap(c.out[k])-len(c.out[k]) >= len(b) {
-			c.out[k] = append(c.out[k], b...)
+		q.n += len(b)
+		if k := len(q.bufs) - 1; k >= 0 && cap(q.bufs[k])-len(q.bufs[k]) >= len(b) {
+			q.bufs[k] = append(q.bufs[k], b...)
 			return
 		}
 		chunk := make([]byte, len(b), max(len(b), 16<<10))
 		copy(chunk, b)
-		c.out = append(c.out, chunk)
+		q.bufs = append(q.bufs, chunk)
 	}
 	if bufs == nil {
 		add(p)
@@ -127,23 +148,27 @@ func (c *Conn) appendOut(p []byte, bufs [][]byte, skip int) {
 	}
 }
 
-// consumeOut drops n written bytes from the front of the pending output.
+// consumeOut drops n written bytes from the front of the pending output,
+// and the queue itself once it is empty: an idle connection keeps no
+// buffers.
 func (c *Conn) consumeOut(n int) {
-	c.outLen -= n
+	q := c.out
+	q.n -= n
+	if q.n == 0 {
+		c.out = nil
+		return
+	}
 	i := 0
-	for ; i < len(c.out) && n >= len(c.out[i]); i++ {
-		n -= len(c.out[i])
-		c.out[i] = nil
+	for ; i < len(q.bufs) && n >= len(q.bufs[i]); i++ {
+		n -= len(q.bufs[i])
+		q.bufs[i] = nil
 	}
-	if i < len(c.out) && n > 0 {
-		c.out[i] = c.out[i][n:]
+	if i < len(q.bufs) && n > 0 {
+		q.bufs[i] = q.bufs[i][n:]
 	}
-	rest := copy(c.out, c.out[i:])
-	clear(c.out[rest:])
-	c.out = c.out[:rest]
-	if rest == 0 && cap(c.out) > 64 {
-		c.out = nil // an idle connection keeps no buffers
-	}
+	rest := copy(q.bufs, q.bufs[i:])
+	clear(q.bufs[rest:])
+	q.bufs = q.bufs[:rest]
 }
 
 // writeError names the failing call and marks a vanished peer as a reset.

@@ -176,7 +176,7 @@ func (l *loop) connectEvent(c *Conn, ev poller.Events) {
 // failure and OnOpen is never followed by a bogus close.
 func (l *loop) connected(c *Conn) {
 	c.mu.Lock()
-	pending := c.outLen > 0
+	pending := c.pending() > 0
 	c.mu.Unlock()
 	if pending {
 		c.lf.set(lWantOut)
@@ -257,8 +257,7 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		c.state = stateClosed
 		c.mu.Lock()
 		c.mf.set(mWclosed | mCloseReq | mFdClosed)
-		clear(c.out)
-		c.out, c.outLen = nil, 0
+		c.out = nil
 		c.mu.Unlock()
 		l.trace(TraceClose, -1, c, 0, 0, 0, operr)
 		c.h.OnClose(c, operr)
