@@ -2,7 +2,6 @@ package epollnet
 
 import (
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,110 +51,50 @@ func (c *Conn) Role() Role { return c.role }
 // the connection closed returns an error wrapping ErrClosed (or, for
 // accessors, the last known value) and never panics.
 type Conn struct {
-	// Immutable after creation. (Fields are ordered to avoid padding: a
-	// server may hold a million of these.)
-	id      uint64
-	fd      int
-	loop    *loop
-	h       Handler
-	network string
-	raddr   netip.AddrPort // accepted TCP peer: kept compact, no allocation
-	remote  net.Addr       // dialed or named Unix peer; *proxyState with ProxyProtocol (proxy.go)
-
-	ctx atomic.Value
+	// A server may hold a million of these, so Conn keeps only what every
+	// idle connection needs, in 112 bytes (an allocation size class;
+	// TestConnSize holds it there), and points to the rest (conn_state.go).
+	// Fields are ordered to avoid padding.
+	id   uint64 // immutable
+	loop *loop  // immutable
+	h    Handler
+	x    *connExt   // what only some connections need; see connExt
+	tm   *connTimer // loop-owned; deadlines, when a timeout, dial or close needs them
+	ctx  atomic.Pointer[ctxBox]
+	in   *[]byte   // loop-owned; bytes the handler left unconsumed (pooled), or nil
+	out  *outQueue // guarded by mu; nil while nothing is pending
+	fd   int       // written under mu (a dial creates it on the loop)
 
 	// Owned by the loop goroutine.
-	gen         uint32
-	interest    poller.Events
-	in          *[]byte // bytes the handler left unconsumed (pooled), or nil
-	closeWhy    error
-	idleNs      int64
-	readNs      int64
-	lingerAt    int64
-	lingerCheck int64 // next SIOCOUTQ check while lingering
-	lingerEvery int64
-	lastRead    int64
-	lastActive  int64
-	timer       timerEntry
-	dial        *dialState // set while a dial is in progress, nil once open
+	gen      uint32
+	interest poller.Events
+
+	// reqs carries Close/Abort and PauseRead requests to the loop at once,
+	// so that a handler calling them from OnData gets no further OnData
+	// (their tasks follow later).
+	reqs atomic.Uint32
 
 	// Shared with writers on any goroutine; mu also guarantees that fd is
-	// open while held and !wclosed: the loop sets wclosed under mu before it
-	// closes the descriptor, so a Write can never reach a reused fd.
-	mu  sync.Mutex
-	out *outQueue // nil while nothing is pending
+	// open while held and !mWclosed: the loop sets mWclosed under mu before
+	// it closes the descriptor, so a Write can never reach a reused fd.
+	mu sync.Mutex
 
-	// Small fields last, packed together. reqs carries Close/Abort and
-	// PauseRead requests to the loop at once, so that a handler calling them
-	// from OnData gets no further OnData (their tasks follow later):
-	reqs atomic.Uint32
-	// Immutable:
-	role Role
-	// Owned by the loop goroutine:
-	state connState
+	port4 uint16  // immutable; the peer's port for an accepted TCP/IPv4 connection, else 0
+	ip4   [4]byte // immutable; its address (other peers are in x)
 	lf    loopFlags
-	// Guarded by mu:
-	mf muFlags
-}
-
-// loopFlags are the connection's booleans owned by the loop goroutine.
-type loopFlags uint16
-
-const (
-	lReadEOF   loopFlags = 1 << iota // read returned 0: the peer's FIN
-	lPeerFirst                       // the peer's FIN came before any local close
-	lPaused                          // PauseRead took effect
-	lParked                          // deregistered while paused with ERR/HUP pending
-	lWantOut                         // EPOLLOUT wanted: output pending
-	lClosing                         // graceful close in progress: flush, FIN, linger
-	lLingering                       // FIN sent, waiting for the peer's (finishGraceful)
-	lShutWr                          // shutdown(SHUT_WR) pending or done
-	lShutDone                        // shutdown(SHUT_WR) done
-	lProxyWait                       // awaiting a PROXY header: reads go to the parser, no OnOpen yet (proxy.go)
-)
-
-func (f loopFlags) has(b loopFlags) bool { return f&b != 0 }
-func (f *loopFlags) set(b loopFlags)     { *f |= b }
-func (f *loopFlags) clr(b loopFlags)     { *f &^= b }
-
-// muFlags are the connection's booleans guarded by Conn.mu: writers on any
-// goroutine read and set them.
-type muFlags uint8
-
-const (
-	mWclosed   muFlags = 1 << iota // no more writes: Close, CloseWrite, Abort or closed
-	mCloseReq                      // Close or Abort requested
-	mAbortReq                      // Abort requested (or a write failed)
-	mFdClosed                      // the descriptor is closed: fd must not be used
-	mArmQueued                     // a taskArmOut is queued
-	mAboveHigh                     // pending output passed WriteHighWater
-	mWrote                         // a direct write happened since the last deadline check
-	mReady                         // connected: writes may go to the socket directly
-)
-
-func (f muFlags) has(b muFlags) bool { return f&b != 0 }
-func (f *muFlags) set(b muFlags)     { *f |= b }
-func (f *muFlags) clr(b muFlags)     { *f &^= b }
-
-// dialState is what a connection needs only while dialing; accepted
-// connections never carry it, and a dial drops it once open.
-type dialState struct {
-	cfg       DialConfig
-	addr      net.Addr
-	at        int64 // the dial deadline, on the loop clock
-	retryAt   int64 // next AF_UNIX connect retry after EAGAIN, or 0
-	unixRetry int64 // current retry backoff
-	done      chan error
+	mf    muFlags // guarded by mu
+	state connState
+	role  Role    // immutable
+	net   netKind // immutable
 }
 
 var connIDs atomic.Uint64
 
 func newConn(l *loop, fd int, network string, h Handler, role Role) *Conn {
-	c := &Conn{id: connIDs.Add(1), fd: fd, loop: l, h: h, network: network, role: role}
-	c.timer.index = -1
-	c.timer.c = c
-	c.idleNs = durNanos(l.opts.IdleTimeout)
-	c.readNs = durNanos(l.opts.ReadTimeout)
+	c := &Conn{id: connIDs.Add(1), fd: fd, loop: l, h: h, net: netKindOf(network), role: role}
+	if l.opts.IdleTimeout > 0 || l.opts.ReadTimeout > 0 {
+		c.timers(l.eng.clock()) // newConn may run off the loop (a dial)
+	}
 	return c
 }
 
@@ -177,14 +116,14 @@ func (c *Conn) RemoteAddr() net.Addr {
 
 func (c *Conn) remoteLocked() net.Addr {
 	switch {
-	case c.remote != nil:
-		if ps, ok := c.remote.(*proxyState); ok {
+	case c.x != nil && c.x.remote != nil:
+		if ps, ok := c.x.remote.(*proxyState); ok {
 			return ps.remoteAddr(c)
 		}
-		return c.remote
-	case c.raddr.IsValid():
-		return net.TCPAddrFromAddrPort(c.raddr)
-	case c.network == "unix" && c.role == RoleAccepted:
+		return c.x.remote
+	case c.peer().IsValid():
+		return net.TCPAddrFromAddrPort(c.peer())
+	case c.net == netUnix && c.role == RoleAccepted:
 		return &net.UnixAddr{Net: "unix"} // unnamed peer, as usual
 	}
 	return nil
@@ -203,11 +142,11 @@ func (c *Conn) LocalAddr() net.Addr {
 }
 
 // SetContext attaches a value to the connection, for the handler's state.
-func (c *Conn) SetContext(v any) { c.ctx.Store(ctxBox{v}) }
+func (c *Conn) SetContext(v any) { c.ctx.Store(&ctxBox{v}) }
 
 // Context returns the value given to SetContext, or nil.
 func (c *Conn) Context() any {
-	if b, ok := c.ctx.Load().(ctxBox); ok {
+	if b := c.ctx.Load(); b != nil {
 		return b.v
 	}
 	return nil
@@ -302,13 +241,13 @@ func (c *Conn) ResumeRead() error {
 // SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
 // disables it. It is applied on the loop shortly after the call.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
-	return c.setTimeouts(func() { c.idleNs = durNanos(d) })
+	return c.setTimeouts(func() { c.timers(c.loop.now).idleNs = durNanos(d) })
 }
 
 // SetReadTimeout replaces Options.ReadTimeout for this connection; 0
 // disables it. The clock starts from the last data received.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
-	return c.setTimeouts(func() { c.readNs = durNanos(d) })
+	return c.setTimeouts(func() { c.timers(c.loop.now).readNs = durNanos(d) })
 }
 
 func (c *Conn) setTimeouts(set func()) error {
@@ -344,7 +283,7 @@ func (c *Conn) isClosed() bool {
 func (c *Conn) opError(op string, err error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return &net.OpError{Op: op, Net: c.network, Addr: c.remoteLocked(), Err: err}
+	return &net.OpError{Op: op, Net: c.net.String(), Addr: c.remoteLocked(), Err: err}
 }
 
 func (c *Conn) markWriteClosed() {

@@ -74,7 +74,9 @@ func (l *loop) resume(c *Conn) {
 
 // closeGraceful starts a graceful close: flush pending output, then
 // finishGraceful. LingerTimeout bounds the whole sequence, so a peer that
-// stopped reading cannot keep the descriptor forever.
+// stopped reading cannot keep the descriptor forever. A connection with
+// nothing pending whose peer acknowledged everything closes at once,
+// without allocating the state a wait needs.
 func (l *loop) closeGraceful(c *Conn, why error) {
 	if c.lf.has(lClosing) {
 		return
@@ -83,24 +85,38 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 		return
 	}
 	c.lf.set(lClosing)
-	c.closeWhy = why
-	c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
-	l.armDeadline(c)
+	if why != nil {
+		c.ext().closeWhy = why
+	}
 	if !c.lf.has(lWantOut) {
 		c.mu.Lock()
 		pending := c.pending() > 0
 		c.mu.Unlock()
-		if pending { // an arm task is queued; do its work now
-			c.lf.set(lWantOut)
-			if c.lf.has(lParked) {
-				l.unpark(c) // re-adds with OUT; a pending error shows at once
-			} else {
-				l.updateInterest(c)
-			}
+		if !pending {
+			l.finishGraceful(c)
 			return
 		}
-		l.finishGraceful(c)
+		// An arm task is queued; do its work now.
+		c.lf.set(lWantOut)
+		if c.lf.has(lParked) {
+			l.unpark(c) // re-adds with OUT; a pending error shows at once
+		} else {
+			l.updateInterest(c)
+		}
+		if c.state != stateOpen {
+			return
+		}
 	}
+	l.startLinger(c)
+}
+
+// startLinger starts the LingerTimeout clock of a graceful close that has
+// to wait, once: for its output, then perhaps for the peer's FIN.
+func (l *loop) startLinger(c *Conn) {
+	if x := c.ext(); x.lingerAt == 0 {
+		x.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
+	}
+	l.armDeadline(c)
 }
 
 // closeConnecting handles Close before the connection opened. With nothing
@@ -114,8 +130,9 @@ func (l *loop) closeConnecting(c *Conn, why error) bool {
 	c.mu.Unlock()
 	if pending {
 		c.lf.set(lClosing)
-		c.closeWhy = why
-		c.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
+		x := c.ext() // a dial always has one
+		x.closeWhy = why
+		x.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
 		return false
 	}
 	l.dialFailed(c, ErrClosed)
@@ -129,12 +146,12 @@ func (l *loop) closeConnecting(c *Conn, why error) bool {
 // FIN, keep reading (and discarding) until the peer's FIN, and only then
 // close: the lingering close of nginx.
 func (l *loop) finishGraceful(c *Conn) {
-	if c.lf.has(lReadEOF) || c.network == "unix" {
-		l.closeNow(c, c.closeWhy)
+	if c.lf.has(lReadEOF) || c.net == netUnix {
+		l.closeNow(c, c.closeWhy())
 		return
 	}
 	if q, err := sys.OutQueue(c.fd); err == nil && q == 0 {
-		l.closeNow(c, c.closeWhy)
+		l.closeNow(c, c.closeWhy())
 		return
 	}
 	if !c.lf.has(lShutDone) {
@@ -142,14 +159,15 @@ func (l *loop) finishGraceful(c *Conn) {
 		err := sys.Shutdown(c.fd, sys.SHUT_WR)
 		l.trace(TraceShutdown, c.fd, c, 0, 0, 0, err)
 		if err != nil {
-			l.closeNow(c, c.closeWhy)
+			l.closeNow(c, c.closeWhy())
 			return
 		}
 	}
 	c.lf.set(lLingering)
-	c.lingerEvery = int64(5 * time.Millisecond)
-	c.lingerCheck = l.now + c.lingerEvery
-	l.armDeadline(c)
+	x := c.ext()
+	x.lingerEvery = int64(5 * time.Millisecond)
+	x.lingerCheck = l.now + x.lingerEvery
+	l.startLinger(c)
 	c.lf.clr(lPaused)
 	if c.lf.has(lParked) {
 		l.unpark(c)
@@ -161,12 +179,13 @@ func (l *loop) finishGraceful(c *Conn) {
 // acknowledged everything, FIN included: no event announces that, so the
 // send queue is checked on a timer backing off from 5 ms to 100 ms.
 func (l *loop) lingerCheckOutQueue(c *Conn) {
+	x := c.x
 	if q, err := sys.OutQueue(c.fd); err != nil || q == 0 {
-		l.closeNow(c, c.closeWhy)
+		l.closeNow(c, x.closeWhy)
 		return
 	}
-	c.lingerEvery = min(2*c.lingerEvery, int64(100*time.Millisecond))
-	c.lingerCheck = l.now + c.lingerEvery
+	x.lingerEvery = min(2*x.lingerEvery, int64(100*time.Millisecond))
+	x.lingerCheck = l.now + x.lingerEvery
 	l.armDeadline(c)
 }
 
@@ -185,7 +204,7 @@ func (l *loop) discardRead(c *Conn) {
 		case err != nil:
 			l.closeNow(c, readError(err))
 		case c.lf.has(lLingering):
-			l.closeNow(c, c.closeWhy)
+			l.closeNow(c, c.closeWhy())
 		default:
 			c.lf.set(lReadEOF)
 			l.updateInterest(c)
@@ -229,7 +248,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 	}
 	l.trace(TraceClose, c.fd, c, 0, 0, 0, why)
 	c.state = stateClosed
-	l.timers.remove(&c.timer)
+	l.dropTimer(c)
 	c.releaseIn()
 	if wasOpen {
 		l.conns--
@@ -263,25 +282,28 @@ func (l *loop) armDeadline(c *Conn) {
 	// Idle and read timeouts stop counting once a close has begun (the
 	// linger deadline bounds it), exactly as connDeadline ignores them then;
 	// counting them here would re-arm the timer in the past, forever.
-	if c.idleNs > 0 && !c.lf.has(lClosing) {
-		consider(c.lastActive + c.idleNs)
+	closing := c.lf.has(lClosing)
+	if t := c.tm; t != nil && !closing {
+		if t.idleNs > 0 {
+			consider(t.lastActive + t.idleNs)
+		}
+		if t.readNs > 0 && !c.lf.has(lReadEOF) {
+			consider(t.lastRead + t.readNs)
+		}
 	}
-	if c.readNs > 0 && !c.lf.has(lReadEOF) && !c.lf.has(lClosing) {
-		consider(c.lastRead + c.readNs)
-	}
-	if c.lf.has(lClosing) {
-		consider(c.lingerAt)
-	}
-	if c.lf.has(lLingering) {
-		consider(c.lingerCheck)
+	if x := c.x; x != nil && closing {
+		consider(x.lingerAt)
+		if c.lf.has(lLingering) {
+			consider(x.lingerCheck)
+		}
 	}
 	if next == 0 {
-		l.timers.remove(&c.timer)
+		l.dropTimer(c)
 		return
 	}
 	// Never at or before now: runTimers fires entries until they are in
 	// the future, and l.now does not move while it does.
-	l.timers.schedule(&c.timer, max(next, l.now+1))
+	l.timers.schedule(&c.timers(l.now).e, max(next, l.now+1))
 }
 
 // connDeadline runs when the connection's timer fires. Activity moved the
@@ -294,22 +316,24 @@ func (l *loop) connDeadline(c *Conn) {
 	if c.state != stateOpen {
 		return
 	}
+	t, x := c.tm, c.x // t is set: its entry fired
 	c.mu.Lock()
 	if c.mf.has(mWrote) {
 		c.mf.clr(mWrote)
-		c.lastActive = l.now
+		t.lastActive = l.now
 	}
 	c.mu.Unlock()
+	closing := c.lf.has(lClosing)
 	switch {
-	case c.lf.has(lClosing) && l.now >= c.lingerAt:
+	case closing && x != nil && x.lingerAt > 0 && l.now >= x.lingerAt:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
-		l.abort(c, withCause(ErrLingerTimeout, c.closeWhy))
-	case c.lf.has(lLingering) && l.now >= c.lingerCheck:
+		l.abort(c, withCause(ErrLingerTimeout, x.closeWhy))
+	case c.lf.has(lLingering) && l.now >= x.lingerCheck:
 		l.lingerCheckOutQueue(c)
-	case c.readNs > 0 && !c.lf.has(lReadEOF) && !c.lf.has(lClosing) && l.now >= c.lastRead+c.readNs:
+	case t.readNs > 0 && !c.lf.has(lReadEOF) && !closing && l.now >= t.lastRead+t.readNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "read-timeout", nil)
 		l.closeNow(c, ErrReadTimeout)
-	case c.idleNs > 0 && !c.lf.has(lClosing) && l.now >= c.lastActive+c.idleNs:
+	case t.idleNs > 0 && !closing && l.now >= t.lastActive+t.idleNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "idle-timeout", nil)
 		l.closeNow(c, ErrIdleTimeout)
 	default:

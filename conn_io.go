@@ -59,7 +59,9 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 		switch {
 		case n > 0:
 			l.stats.bytesIn.Add(uint64(n))
-			c.lastRead, c.lastActive = l.now, l.now
+			if t := c.tm; t != nil {
+				t.lastRead, t.lastActive = l.now, l.now
+			}
 			l.deliver(c, l.buf[:n])
 			if c.state != stateOpen || c.lf.has(lPaused) || c.lf.has(lReadEOF) || c.reqs.Load() != 0 {
 				return // closed, or Close/PauseRead was called in OnData
@@ -185,7 +187,9 @@ func (l *loop) flush(c *Conn) {
 			return
 		}
 		l.stats.bytesOut.Add(uint64(n))
-		c.lastActive = l.now
+		if t := c.tm; t != nil {
+			t.lastActive = l.now
+		}
 		full := len(q.bufs) <= sys.MaxIovecs && n == q.n
 		c.consumeOut(n)
 		if !full {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/epollnet/epollnet/internal/poller"
 	"golang.org/x/sys/unix"
@@ -355,5 +356,17 @@ func TestNoOnDataAfterCloseInOnData(t *testing.T) {
 	recv(t, r.closed, "OnClose")
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("OnData called %d times, want 1", n)
+	}
+}
+
+// TestConnSize holds Conn at 112 bytes, an allocation size class: every
+// idle connection costs that plus its 16-byte descriptor slot, and a field
+// added carelessly would move it up to the next class (128) or beyond.
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 112 {
+		t.Fatalf("Conn is %d bytes, want at most 112 (see the comment on Conn)", n)
+	}
+	if n := unsafe.Sizeof(fdEntry{}); n > 16 {
+		t.Fatalf("fdEntry is %d bytes, want 16", n)
 	}
 }

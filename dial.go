@@ -95,7 +95,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, c
 		return nil, err
 	}
 	done := make(chan error, 1)
-	c.dial.done = done
+	c.x.dial.done = done
 	if !c.loop.startDialing(ctx, c, tgt) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrEngineClosed}
 	}
@@ -156,7 +156,7 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 	}
 	c := newConn(e.pickLoop(), -1, network, h, RoleDialed)
 	c.state = stateConnecting
-	c.dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
+	c.ext().dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
 	return c, tgt, nil
 }
 
@@ -235,7 +235,7 @@ func isNilAddr(a net.Addr) bool {
 // for an address, or through the resolver for a hostname.
 // It reports false if the loop has stopped: the engine is closed.
 func (l *loop) startDialing(ctx context.Context, c *Conn, tgt dialTarget) bool {
-	if c.dial.addr != nil {
+	if c.x.dial.addr != nil {
 		return l.enqueue(task{kind: taskDial, c: c})
 	}
 	return l.enqueue(task{kind: taskFunc, fn: func() { l.beginResolve(ctx, c, tgt) }})
@@ -257,9 +257,9 @@ func (l *loop) beginResolve(ctx context.Context, c *Conn, tgt dialTarget) {
 // it. It shares nothing with the loop but immutable fields; the result
 // travels in the task. The lookup ends with Dial's context or the timeout.
 func (l *loop) resolve(ctx context.Context, c *Conn, tgt dialTarget) {
-	ctx, cancel := context.WithTimeout(ctx, c.dial.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.x.dial.cfg.Timeout)
 	defer cancel()
-	raddr, err := lookupTCP(ctx, c.network, tgt, c.dial.cfg.LocalAddr)
+	raddr, err := lookupTCP(ctx, c.net.String(), tgt, c.x.dial.cfg.LocalAddr)
 	l.enqueue(task{kind: taskFunc, fn: func() { l.resolved(c, raddr, err) }})
 }
 
@@ -294,7 +294,7 @@ func (l *loop) resolved(c *Conn, raddr net.Addr, err error) {
 		l.dialFailed(c, err)
 		return
 	}
-	c.dial.addr = raddr
+	c.x.dial.addr = raddr
 	l.startDial(c)
 }
 
@@ -304,7 +304,7 @@ func (l *loop) resolved(c *Conn, raddr net.Addr, err error) {
 func (l *loop) failResolving(reason error) {
 	var waiting []*Conn
 	for _, te := range l.timers {
-		if c := te.c; c != nil && c.state == stateConnecting && c.fd < 0 {
+		if c, ok := te.owner.(*Conn); ok && c.state == stateConnecting && c.fd < 0 {
 			waiting = append(waiting, c)
 		}
 	}

@@ -55,8 +55,8 @@ func (l *loop) startDial(c *Conn) {
 // and SOCK_CLOEXEC are set atomically by default (KERNEL.md §3.1), and
 // enforced on a socket the caller made.
 func (l *loop) dialSocket(c *Conn) (int, error) {
-	family := sys.Family(c.dial.addr)
-	mk := c.dial.cfg.Socket
+	family := sys.Family(c.x.dial.addr)
+	mk := c.x.dial.cfg.Socket
 	if mk == nil {
 		fd, err := sys.Socket(family, sys.SOCK_STREAM, 0)
 		l.trace(TraceSocket, fd, c, 0, 0, 0, err)
@@ -81,8 +81,8 @@ func (l *loop) dialSocket(c *Conn) (int, error) {
 // configureDial sets the socket options and binds LocalAddr. TCP_NODELAY
 // is on unless Options.TCPNagle, as in Go's net package.
 func (l *loop) configureDial(c *Conn) error {
-	cfg := &c.dial.cfg
-	if c.network != "unix" {
+	cfg := &c.x.dial.cfg
+	if c.net != netUnix {
 		if !l.opts.TCPNagle {
 			sys.SetNoDelay(c.fd, true)
 		}
@@ -116,13 +116,13 @@ func (l *loop) configureDial(c *Conn) error {
 // waits for any event; EAGAIN on AF_UNIX is a full backlog with no event to
 // come; anything else fails the dial.
 func (l *loop) connect(c *Conn) {
-	err := sys.Connect(c.fd, c.dial.addr)
+	err := sys.Connect(c.fd, c.x.dial.addr)
 	l.trace(TraceConnect, c.fd, c, 0, 0, 0, err)
 	switch {
 	case err == nil:
 		l.connected(c)
 	case err == syscall.EINPROGRESS || err == syscall.EALREADY:
-	case err == syscall.EAGAIN && c.network == "unix":
+	case err == syscall.EAGAIN && c.net == netUnix:
 		l.unixBacklogFull(c)
 	default:
 		l.dialFailed(c, sys.Wrap("connect", err))
@@ -140,8 +140,8 @@ func (l *loop) unixBacklogFull(c *Conn) {
 	if !c.lf.has(lParked) {
 		l.park(c)
 	}
-	c.dial.unixRetry = min(max(2*c.dial.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
-	c.dial.retryAt = l.now + c.dial.unixRetry
+	c.x.dial.unixRetry = min(max(2*c.x.dial.unixRetry, int64(time.Millisecond)), int64(100*time.Millisecond))
+	c.x.dial.retryAt = l.now + c.x.dial.unixRetry
 	l.armDial(c)
 }
 
@@ -185,13 +185,14 @@ func (l *loop) connected(c *Conn) {
 		l.dialFailed(c, err)
 		return
 	}
-	c.dial.retryAt = 0
+	c.x.dial.retryAt = 0
 	c.state = stateOpen
 	c.mu.Lock()
 	c.mf.set(mReady) // writes may go to the socket directly from now on
-	c.remote = c.dial.addr
+	c.x.remote = c.x.dial.addr
 	c.mu.Unlock()
-	c.lastRead, c.lastActive = l.now, l.now
+	t := c.timers(l.now) // a dial always has one
+	t.lastRead, t.lastActive = l.now, l.now
 	l.conns++
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)
@@ -201,10 +202,10 @@ func (l *loop) connected(c *Conn) {
 		l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
 		c.h.OnOpen(c)
 	}
-	if c.dial.done != nil {
-		c.dial.done <- nil
+	if c.x.dial.done != nil {
+		c.x.dial.done <- nil
 	}
-	c.dial = nil // only needed while connecting
+	c.x.dial = nil // only needed while connecting
 	if c.lf.has(lShutWr) && !c.lf.has(lWantOut) && !c.lf.has(lShutDone) && c.state == stateOpen {
 		l.shutdownWrite(c) // CloseWrite came before the open
 	}
@@ -248,12 +249,12 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		return
 	}
 	l.stats.dialFailed.Add(1)
-	operr := &net.OpError{Op: "dial", Net: c.network, Source: c.dial.cfg.LocalAddr, Addr: c.dial.addr, Err: err}
+	operr := &net.OpError{Op: "dial", Net: c.net.String(), Source: c.x.dial.cfg.LocalAddr, Addr: c.x.dial.addr, Err: err}
 	l.stats.dialFailedBy[Classify(operr)].Add(1)
 	if c.fd >= 0 {
 		l.closeNow(c, operr)
 	} else {
-		l.timers.remove(&c.timer)
+		l.dropTimer(c)
 		c.state = stateClosed
 		c.mu.Lock()
 		c.mf.set(mWclosed | mCloseReq | mFdClosed)
@@ -262,8 +263,8 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		l.trace(TraceClose, -1, c, 0, 0, 0, operr)
 		c.h.OnClose(c, operr)
 	}
-	if c.dial.done != nil {
-		c.dial.done <- operr
+	if c.x.dial.done != nil {
+		c.x.dial.done <- operr
 	}
 }
 
@@ -273,11 +274,11 @@ func (l *loop) dialFailed(c *Conn, err error) {
 // every firing makes progress.
 func (l *loop) dialDeadline(c *Conn) {
 	switch {
-	case l.now >= c.dial.at:
+	case l.now >= c.x.dial.at:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "dial-timeout", nil)
 		l.dialFailed(c, errDialTimeout)
-	case c.dial.retryAt != 0 && l.now >= c.dial.retryAt:
-		c.dial.retryAt = 0
+	case c.x.dial.retryAt != 0 && l.now >= c.x.dial.retryAt:
+		c.x.dial.retryAt = 0
 		l.armDial(c)
 		l.connect(c)
 	default:
@@ -291,9 +292,9 @@ func (l *loop) dialDeadline(c *Conn) {
 // from zero now they would lie in the past, and a timer re-armed in the
 // past fires for ever without the loop reaching epoll_wait again.
 func (l *loop) armDial(c *Conn) {
-	next := c.dial.at
-	if c.dial.retryAt != 0 && c.dial.retryAt < next {
-		next = c.dial.retryAt
+	next := c.x.dial.at
+	if c.x.dial.retryAt != 0 && c.x.dial.retryAt < next {
+		next = c.x.dial.retryAt
 	}
-	l.timers.schedule(&c.timer, next)
+	l.timers.schedule(&c.timers(l.now).e, next)
 }

@@ -184,6 +184,12 @@ func (l *loop) removeListener(lh *lnHandle) {
 	}
 }
 
+// fire runs when a paused listener's retry delay has passed (timerOwner).
+func (lh *lnHandle) fire(l *loop) {
+	l.traceDetail(TraceTimer, lh.fd, nil, RoleListener, "accept-retry", nil)
+	l.resumeListener(lh)
+}
+
 func (l *loop) closeListenerFD(lh *lnHandle) {
 	l.timers.remove(&lh.timer)
 	if lh.gen != 0 {
@@ -266,7 +272,7 @@ func (l *loop) pauseListener(lh *lnHandle) {
 	l.logRare("epollnet: listener paused: accept4 is out of resources; the connection stays queued",
 		slog.Int("loop", l.id), slog.String("addr", lh.ln.addr.String()),
 		slog.Duration("retry", l.opts.AcceptRetryDelay))
-	lh.timer.lh = lh
+	lh.timer.owner = lh
 	l.timers.schedule(&lh.timer, l.now+durNanos(l.opts.AcceptRetryDelay))
 }
 

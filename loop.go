@@ -288,20 +288,7 @@ func (l *loop) runTimers() {
 		e := l.timers[0]
 		l.timers.remove(e)
 		l.stats.timers.Add(1)
-		if e.t != nil {
-			l.traceDetail(TraceTimer, -1, nil, 0, "func", nil)
-		}
-		switch {
-		case e.c != nil:
-			l.connDeadline(e.c)
-		case e.lh != nil:
-			l.traceDetail(TraceTimer, e.lh.fd, nil, RoleListener, "accept-retry", nil)
-			l.resumeListener(e.lh)
-		case e.t != nil:
-			if e.t.state.CompareAndSwap(0, 1) {
-				e.t.f()
-			}
-		}
+		e.owner.fire(l)
 	}
 }
 
@@ -327,9 +314,9 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 		return
 	}
 	c := newConn(l, fd, ln.network, ln.h, RoleAccepted)
-	c.raddr = raddr
+	c.setPeer(raddr)
 	if name != "" {
-		c.remote = &net.UnixAddr{Name: name, Net: "unix"}
+		c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
 	}
 	if pc := ln.cfg.ProxyProtocol; pc != nil && !l.proxyAdmit(c, pc) {
 		return // an untrusted source, refused
@@ -357,7 +344,9 @@ func (l *loop) open(c *Conn) error {
 	c.mu.Lock()
 	c.mf.set(mReady)
 	c.mu.Unlock()
-	c.lastRead, c.lastActive = l.now, l.now
+	if t := c.tm; t != nil {
+		t.lastRead, t.lastActive = l.now, l.now
+	}
 	l.conns++
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)

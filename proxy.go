@@ -126,11 +126,10 @@ func (pc *ProxyConfig) versions() proxyproto.Versions {
 }
 
 // proxyState is what an accepted connection of a listener with
-// ProxyProtocol carries, allocated only for those. It lives in Conn.remote,
-// which accepted TCP connections leave nil (their peer is the compact
-// Conn.raddr), rather than in a field of its own: Conn is exactly 320 bytes,
-// an allocation size class, and 8 more bytes would cost every connection
-// 32. remoteLocked unwraps it; it implements net.Addr for that reason only.
+// ProxyProtocol carries, allocated only for those. It lives in
+// connExt.remote, which accepted TCP connections leave nil (their peer is
+// Conn.peer), rather than in a field of its own, to keep connExt small.
+// remoteLocked unwraps it; it implements net.Addr for that reason only.
 type proxyState struct {
 	unixPeer net.Addr           // the real peer of a Unix-socket listener, or nil
 	hdr      *proxyproto.Header // guarded by Conn.mu; set once the header parsed
@@ -162,7 +161,10 @@ func (ps *proxyState) String() string {
 
 // proxyStateOf returns c's PROXY protocol state, or nil.
 func (c *Conn) proxyStateOf() *proxyState {
-	ps, _ := c.remote.(*proxyState)
+	if c.x == nil {
+		return nil
+	}
+	ps, _ := c.x.remote.(*proxyState)
 	return ps
 }
 
@@ -171,8 +173,8 @@ func (c *Conn) realRemote(ps *proxyState) net.Addr {
 	switch {
 	case ps.unixPeer != nil:
 		return ps.unixPeer
-	case c.raddr.IsValid():
-		return net.TCPAddrFromAddrPort(c.raddr)
+	case c.peer().IsValid():
+		return net.TCPAddrFromAddrPort(c.peer())
 	}
 	return &net.UnixAddr{Net: "unix"}
 }
@@ -193,11 +195,12 @@ func (ps *proxyState) remoteAddr(c *Conn) net.Addr {
 // and refused otherwise: closed with an RST, which proxyAdmit reports false
 // for.
 func (l *loop) proxyAdmit(c *Conn, pc *ProxyConfig) bool {
-	if c.network == "unix" || pc.trusts(c.raddr.Addr()) {
+	if c.net == netUnix || pc.trusts(c.peer().Addr()) {
 		w := &proxyWait{cfg: pc}
 		w.timer.e.index = -1 // not queued until proxyStart
-		w.timer.e.t = &w.timer
-		c.remote = &proxyState{unixPeer: c.remote, wait: w}
+		w.timer.e.owner = &w.timer
+		x := c.ext()
+		x.remote = &proxyState{unixPeer: x.remote, wait: w}
 		c.lf.set(lProxyWait)
 		return true
 	}
@@ -307,7 +310,7 @@ func (l *loop) proxyRejected(pc *ProxyConfig, peer net.Addr, err error) {
 // served without a header (ProxyConfig.AllowUntrusted). It is safe from any
 // goroutine; each call returns a new value, which the caller owns.
 func (c *Conn) ProxyHeader() *ProxyHeader {
-	c.mu.Lock() // a dial writes c.remote under mu
+	c.mu.Lock() // a dial writes connExt.remote under mu
 	ps := c.proxyStateOf()
 	var h *proxyproto.Header
 	if ps != nil {

@@ -5,18 +5,21 @@ import (
 	"time"
 )
 
-// timerEntry is one deadline in a loop's min-heap. Connections embed one, so
-// per-connection idle, read and linger timeouts cost no allocation and no
-// goroutine: activity only updates a timestamp, and when the entry fires the
-// loop checks whether the deadline really passed and, if not, pushes it back
-// (the lazy re-arm that keeps the heap untouched on the read path).
+// timerEntry is one deadline in a loop's min-heap. Connections keep one in
+// their connTimer, so per-connection idle, read and linger timeouts cost no
+// allocation per deadline and no goroutine: activity only updates a
+// timestamp, and when the entry fires the loop checks whether the deadline
+// really passed and, if not, pushes it back (the lazy re-arm that keeps the
+// heap untouched on the read path).
 type timerEntry struct {
 	when  int64 // on the loop clock, nanoseconds since the engine started
 	index int   // position in the heap; -1 when not queued
-	c     *Conn
-	lh    *lnHandle
-	t     *Timer
+	owner timerOwner
 }
+
+// timerOwner is what a timer entry belongs to: a *Conn, a listener's
+// *lnHandle or a *Timer. fire runs on the loop when the entry expires.
+type timerOwner interface{ fire(l *loop) }
 
 type timerHeap []*timerEntry
 
@@ -117,8 +120,15 @@ func (t *Timer) Reset(d time.Duration) bool {
 func newTimer(l *loop, f func()) *Timer {
 	t := &Timer{l: l, f: f}
 	t.e.index = -1
-	t.e.t = t
+	t.e.owner = t
 	return t
+}
+
+func (t *Timer) fire(l *loop) {
+	l.traceDetail(TraceTimer, -1, nil, 0, "func", nil)
+	if t.state.CompareAndSwap(0, 1) {
+		t.f()
+	}
 }
 
 func durNanos(d time.Duration) int64 {

@@ -110,11 +110,13 @@ func (l *loop) emit(k TraceKind, fd int, c *Conn, role Role, ready poller.Events
 	if c != nil {
 		ev.Conn = c.id
 		ev.Role = c.role
-		if k == TraceConnect && c.dial != nil {
-			ev.Addr = c.dial.addr
+		if k == TraceConnect { // on the loop: dial state is loop-owned
+			if d := c.dialing(); d != nil {
+				ev.Addr = d.addr
+			}
 		}
 	}
-	if c != nil && c.network != "unix" && fd >= 0 &&
+	if c != nil && c.net != netUnix && fd >= 0 &&
 		(k == TraceReady || k == TraceConnect || k == TraceSOError) {
 		if st, err := sys.TCPState(fd); err == nil {
 			ev.TCPState = TCPState(st)
