@@ -141,6 +141,18 @@ func (c *Conn) LocalAddr() net.Addr {
 	return a
 }
 
+// LoopTime returns the time at which the connection's loop began its
+// current round of events (its last one, when called off the loop): one
+// clock reading per round, shared by every callback of the round, like
+// libuv's uv_now and nginx's cached time. An HTTP server stamping a Date
+// header on each response can use it instead of time.Now, which costs a
+// clock call per response. It is the engine's start time advanced by the
+// monotonic clock, so it follows the wall clock's slewing (NTP) but not a
+// step made after the engine started.
+func (c *Conn) LoopTime() time.Time {
+	return c.loop.eng.epoch.Add(time.Duration(c.loop.nowA.Load()))
+}
+
 // SetContext attaches a value to the connection, for the handler's state.
 func (c *Conn) SetContext(v any) { c.ctx.Store(&ctxBox{v}) }
 

@@ -370,3 +370,33 @@ func TestConnSize(t *testing.T) {
 		t.Fatalf("fdEntry is %d bytes, want 16", n)
 	}
 }
+
+// loopTimeHandler records two LoopTime readings taken in one OnData.
+type loopTimeHandler struct {
+	BaseHandler
+	got chan [2]time.Time
+}
+
+func (h loopTimeHandler) OnData(c *Conn, in []byte) int {
+	h.got <- [2]time.Time{c.LoopTime(), c.LoopTime()}
+	return len(in)
+}
+
+// TestLoopTime: LoopTime is the same for every call in one round and lies
+// between wall-clock readings taken around it.
+func TestLoopTime(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	h := loopTimeHandler{got: make(chan [2]time.Time, 1)}
+	ln := listen(t, e, h, nil)
+	c := dialTCP(t, ln)
+	before := time.Now()
+	c.Write([]byte("x"))
+	s := recv(t, h.got, "OnData")
+	after := time.Now()
+	if !s[0].Equal(s[1]) {
+		t.Fatalf("two calls in one callback: %v then %v", s[0], s[1])
+	}
+	if s[0].Before(before.Add(-time.Millisecond)) || s[0].After(after) {
+		t.Fatalf("LoopTime %v outside [%v, %v]", s[0], before, after)
+	}
+}

@@ -78,6 +78,7 @@ type loop struct {
 	pending atomic.Int32
 
 	nconns atomic.Int64 // mirror of conns, for LeastConnections and Stats
+	nowA   atomic.Int64 // mirror of now, for Conn.LoopTime off the loop
 	stats  loopStats
 	done   chan struct{}
 }
@@ -121,9 +122,11 @@ func (l *loop) run() {
 		defer runtime.UnlockOSThread()
 	}
 	l.now = l.eng.clock()
+	l.nowA.Store(l.now)
 	for !l.stop {
 		n, err := l.poll()
 		l.now = l.eng.clock()
+		l.nowA.Store(l.now)
 		if err != nil {
 			// epoll_wait fails only with EBADF, EFAULT or EINVAL: the
 			// instance is unusable, so fail every connection rather than spin.

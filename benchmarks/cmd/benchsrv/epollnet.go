@@ -15,14 +15,16 @@ func (epollnetEchoHandler) OnData(c *epollnet.Conn, in []byte) int {
 type epollnetHTTPHandler struct{ epollnet.BaseHandler }
 
 // OnData answers every complete request in in with one Write and leaves a
-// partial request unconsumed, to be offered again with the next data.
+// partial request unconsumed, to be offered again with the next data. The
+// Date comes from the loop's clock reading for the round (Conn.LoopTime),
+// as the C reference reads the clock once per epoll_wait.
 func (epollnetHTTPHandler) OnData(c *epollnet.Conn, in []byte) int {
 	n, used, closing := plaintext.Scan(in)
 	if closing {
 		n--
 	}
 	for n > 0 {
-		b := plaintext.Responses(n)
+		b := plaintext.ResponsesAt(n, c.LoopTime())
 		c.Write(b)
 		n -= len(b) / plaintext.Len
 	}

@@ -41,10 +41,9 @@ var (
 	rebuild sync.Mutex
 )
 
-// load returns the responses for the current second, rebuilding them when
-// the second changed. It is lazy so that an idle server runs no timer.
-func load() *responses {
-	now := time.Now()
+// load returns the responses for now's second, rebuilding them when the
+// second changed. It is lazy so that an idle server runs no timer.
+func load(now time.Time) *responses {
 	r := current.Load()
 	if r != nil && r.sec == now.Unix() {
 		return r
@@ -63,14 +62,19 @@ func load() *responses {
 	return r
 }
 
-// Responses returns min(n, Batch) keep-alive responses back to back. The
-// slice is shared and must not be modified; it stays valid forever.
-func Responses(n int) []byte {
-	return load().batch[:min(n, Batch)*Len]
+// Responses returns min(n, Batch) keep-alive responses back to back, dated
+// now. The slice is shared and must not be modified; it stays valid forever.
+func Responses(n int) []byte { return ResponsesAt(n, time.Now()) }
+
+// ResponsesAt is Responses dated at now, for a server that reads the clock
+// once per round of events as the C reference does (epollnet's
+// Conn.LoopTime) rather than once per response.
+func ResponsesAt(n int, now time.Time) []byte {
+	return load(now).batch[:min(n, Batch)*Len]
 }
 
 // CloseResponse returns one response that announces Connection: close.
-func CloseResponse() []byte { return load().close }
+func CloseResponse() []byte { return load(time.Now()).close }
 
 // Scan looks for complete requests at the start of in. It returns how many
 // it found (n), how many bytes they span (used), and whether the last of
