@@ -95,7 +95,7 @@ func (s *httpServer) OnData(c *epollnet.Conn, in []byte) int {
 	li := c.LoopIndex()
 	lp := &s.loops[li]
 	lp.out = lp.out[:0]
-	used, answered, closeConn := s.process(li, hc, in, time.Now())
+	used, answered, closeConn := s.process(li, hc, in, c.LoopTime()) // one clock read per round, not per request
 	if len(lp.out) > 0 {
 		c.Write(lp.out)
 		// A client that pipelines without reading its responses is
@@ -245,7 +245,7 @@ func (s *httpServer) timedOut(c *epollnet.Conn, hc *httpConn, gen uint64) {
 	hc.timer = nil
 	s.st.timeouts.Add(1)
 	lp := &s.loops[c.LoopIndex()]
-	lp.out = errHeaderTTL.AppendResponse(lp.out[:0], lp.dates.Value(time.Now()))
+	lp.out = errHeaderTTL.AppendResponse(lp.out[:0], lp.dates.Value(c.LoopTime()))
 	c.Write(lp.out)
 	s.close(c, hc)
 }
