@@ -141,16 +141,18 @@ func (c *Conn) LocalAddr() net.Addr {
 	return a
 }
 
-// LoopTime returns the time at which the connection's loop began its
-// current round of events (its last one, when called off the loop): one
-// clock reading per round, shared by every callback of the round, like
-// libuv's uv_now and nginx's cached time. An HTTP server stamping a Date
-// header on each response can use it instead of time.Now, which costs a
-// clock call per response. It is the engine's start time advanced by the
-// monotonic clock, so it follows the wall clock's slewing (NTP) but not a
-// step made after the engine started.
+// LoopTime returns the wall-clock time at which the connection's loop
+// began its current round of events (its last one, when called off the
+// loop): one clock reading per round, shared by every callback of the
+// round, like libuv's uv_now and nginx's cached time. An HTTP server
+// stamping a Date header on each response can use it instead of time.Now,
+// which costs a clock call per response. The loop reads the monotonic
+// clock each round and the wall clock at most a second apart, so LoopTime
+// follows a step of the system clock (or a suspend) within a second. It
+// carries no monotonic reading: to measure durations, use time.Now.
 func (c *Conn) LoopTime() time.Time {
-	return c.loop.eng.epoch.Add(time.Duration(c.loop.nowA.Load()))
+	l := c.loop
+	return time.Unix(0, l.nowA.Load()+l.wallOff.Load())
 }
 
 // SetContext attaches a value to the connection, for the handler's state.
@@ -251,13 +253,18 @@ func (c *Conn) ResumeRead() error {
 }
 
 // SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
-// disables it. It is applied on the loop shortly after the call.
+// disables it. It is applied on the loop shortly after the call. The clock
+// runs from the last read or write; on a connection that had no timeout
+// until now (none in Options either), activity was not recorded, so it
+// runs from the call.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	return c.setTimeouts(func() { c.timers(c.loop.now).idleNs = durNanos(d) })
 }
 
 // SetReadTimeout replaces Options.ReadTimeout for this connection; 0
-// disables it. The clock starts from the last data received.
+// disables it. The clock runs from the last data received; on a
+// connection that had no timeout until now (none in Options either), reads
+// were not recorded, so it runs from the call.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
 	return c.setTimeouts(func() { c.timers(c.loop.now).readNs = durNanos(d) })
 }

@@ -103,7 +103,8 @@ func (c *Conn) setPeer(ap netip.AddrPort) {
 }
 
 // peer returns an accepted connection's TCP peer, or the zero AddrPort.
-// Immutable after publication: any goroutine.
+// The peer never changes, but for a non-IPv4 one peer reads c.x, which the
+// loop may set later: off the loop, hold mu.
 func (c *Conn) peer() netip.AddrPort {
 	if c.port4 != 0 {
 		return netip.AddrPortFrom(netip.AddrFrom4(c.ip4), c.port4)

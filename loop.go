@@ -79,8 +79,12 @@ type loop struct {
 
 	nconns atomic.Int64 // mirror of conns, for LeastConnections and Stats
 	nowA   atomic.Int64 // mirror of now, for Conn.LoopTime off the loop
-	stats  loopStats
-	done   chan struct{}
+	// wallOff is the wall clock minus the loop clock, in nanoseconds,
+	// re-read at wallAt (syncWall) for Conn.LoopTime.
+	wallOff atomic.Int64
+	wallAt  int64
+	stats   loopStats
+	done    chan struct{}
 }
 
 func newLoop(e *Engine, id int) (*loop, error) {
@@ -121,12 +125,10 @@ func (l *loop) run() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
-	l.now = l.eng.clock()
-	l.nowA.Store(l.now)
+	l.tick()
 	for !l.stop {
 		n, err := l.poll()
-		l.now = l.eng.clock()
-		l.nowA.Store(l.now)
+		l.tick()
 		if err != nil {
 			// epoll_wait fails only with EBADF, EFAULT or EINVAL: the
 			// instance is unusable, so fail every connection rather than spin.
@@ -143,6 +145,17 @@ func (l *loop) run() {
 		l.runTimers()
 	}
 	l.teardown()
+}
+
+// tick reads the loop clock for a new round: the monotonic clock every
+// round, the wall clock (for Conn.LoopTime) at most a second apart.
+func (l *loop) tick() {
+	l.now = l.eng.clock()
+	if l.now >= l.wallAt {
+		l.wallOff.Store(time.Now().UnixNano() - l.now)
+		l.wallAt = l.now + int64(time.Second)
+	}
+	l.nowA.Store(l.now)
 }
 
 // poll returns ready events, parking in Wait until an event, a wake-up or

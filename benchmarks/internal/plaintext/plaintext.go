@@ -42,15 +42,17 @@ var (
 )
 
 // load returns the responses for now's second, rebuilding them when the
-// second changed. It is lazy so that an idle server runs no timer.
+// second changed. It is lazy so that an idle server runs no timer. It never
+// goes back to an earlier second: loops whose clocks straddle a second
+// boundary would otherwise rebuild in turn.
 func load(now time.Time) *responses {
 	r := current.Load()
-	if r != nil && r.sec == now.Unix() {
+	if r != nil && r.sec >= now.Unix() {
 		return r
 	}
 	rebuild.Lock()
 	defer rebuild.Unlock()
-	if r = current.Load(); r != nil && r.sec == now.Unix() {
+	if r = current.Load(); r != nil && r.sec >= now.Unix() {
 		return r
 	}
 	date := now.UTC().Format(time.RFC1123)
