@@ -280,7 +280,7 @@ func (c *Conn) setTimeouts(set func()) error {
 // AfterFunc runs f on the connection's loop after d, even if the connection
 // has closed by then. Stop the returned Timer to cancel it.
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
-	return c.loop.afterFunc(d, f)
+	return c.loop.afterFunc(d, c, f)
 }
 
 func (c *Conn) loopRequest(op string, k taskKind) error {

@@ -291,11 +291,12 @@ func (e *Engine) pickLoop() *loop {
 // AfterFunc runs f on an event loop after d, without a goroutine or
 // time.Timer of its own. f runs on the loop goroutine and must not block.
 func (e *Engine) AfterFunc(d time.Duration, f func()) *Timer {
-	return e.pickLoop().afterFunc(d, f)
+	return e.pickLoop().afterFunc(d, nil, f)
 }
 
-func (l *loop) afterFunc(d time.Duration, f func()) *Timer {
-	t := newTimer(l, f)
+// afterFunc schedules f on l; c, if set, is the connection it belongs to.
+func (l *loop) afterFunc(d time.Duration, c *Conn, f func()) *Timer {
+	t := newTimer(l, c, f)
 	l.enqueue(task{kind: taskTimer, t: t, when: l.eng.clock() + durNanos(d)})
 	return t
 }

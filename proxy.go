@@ -199,6 +199,7 @@ func (l *loop) proxyAdmit(c *Conn, pc *ProxyConfig) bool {
 		w := &proxyWait{cfg: pc}
 		w.timer.e.index = -1 // not queued until proxyStart
 		w.timer.e.owner = &w.timer
+		w.timer.c = c // traced with the connection
 		x := c.ext()
 		x.remote = &proxyState{unixPeer: x.remote, wait: w}
 		c.lf.set(lProxyWait)

@@ -97,6 +97,7 @@ func (h *timerHeap) remove(e *timerEntry) {
 type Timer struct {
 	e     timerEntry // owned by the loop
 	l     *loop
+	c     *Conn // Conn.AfterFunc's connection, for the trace; nil for Engine.AfterFunc
 	f     func()
 	state atomic.Int32 // 0 pending, 1 fired, 2 stopped
 }
@@ -117,15 +118,21 @@ func (t *Timer) Reset(d time.Duration) bool {
 	return wasPending
 }
 
-func newTimer(l *loop, f func()) *Timer {
-	t := &Timer{l: l, f: f}
+func newTimer(l *loop, c *Conn, f func()) *Timer {
+	t := &Timer{l: l, c: c, f: f}
 	t.e.index = -1
 	t.e.owner = t
 	return t
 }
 
 func (t *Timer) fire(l *loop) {
-	l.traceDetail(TraceTimer, -1, nil, 0, "func", nil)
+	if l.opts.Tracer != nil {
+		fd := -1
+		if c := t.c; c != nil && c.state != stateClosed {
+			fd = c.fd
+		}
+		l.traceDetail(TraceTimer, fd, t.c, 0, "func", nil)
+	}
 	if t.state.CompareAndSwap(0, 1) {
 		t.f()
 	}

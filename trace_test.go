@@ -93,3 +93,36 @@ func TestTraceRecordsTheHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceConnTimerCarriesConn: a Conn.AfterFunc timer is traced with its
+// connection's id and descriptor; an Engine.AfterFunc timer with neither.
+func TestTraceConnTimerCarriesConn(t *testing.T) {
+	tl := newTraceLog()
+	e := newEngine(t, Options{Loops: 1, Tracer: tl.record})
+	srv := newRecorder()
+	ln := listen(t, e, srv, nil)
+	dialTCP(t, ln)
+	c := recv(t, srv.opened, "OnOpen")
+	fired := make(chan struct{}, 2)
+	c.AfterFunc(time.Millisecond, func() { fired <- struct{}{} })
+	e.AfterFunc(time.Millisecond, func() { fired <- struct{}{} })
+	recv(t, fired, "first timer")
+	recv(t, fired, "second timer")
+	var withConn, without int
+	for _, ev := range tl.snapshot() {
+		if ev.Kind != TraceTimer || ev.Detail != "func" {
+			continue
+		}
+		switch {
+		case ev.Conn == c.ID() && ev.FD >= 0 && ev.Role == RoleAccepted:
+			withConn++
+		case ev.Conn == 0 && ev.FD == -1:
+			without++
+		default:
+			t.Errorf("timer event %+v", ev)
+		}
+	}
+	if withConn != 1 || without != 1 {
+		t.Fatalf("%d timer events with the connection, %d without; want 1 and 1", withConn, without)
+	}
+}
