@@ -57,7 +57,7 @@ type Conn struct {
 	// Fields are ordered to avoid padding.
 	id   uint64 // immutable
 	loop *loop  // immutable
-	h    Handler
+	src  *connSource // immutable; the handler, and the listener for an accepted connection
 	x    *connExt   // what only some connections need; see connExt
 	tm   *connTimer // loop-owned; deadlines, when a timeout, dial or close needs them
 	ctx  atomic.Pointer[ctxBox]
@@ -90,8 +90,8 @@ type Conn struct {
 
 var connIDs atomic.Uint64
 
-func newConn(l *loop, fd int, network string, h Handler, role Role) *Conn {
-	c := &Conn{id: connIDs.Add(1), fd: fd, loop: l, h: h, net: netKindOf(network), role: role}
+func newConn(l *loop, fd int, network string, src *connSource, role Role) *Conn {
+	c := &Conn{id: connIDs.Add(1), fd: fd, loop: l, src: src, net: netKindOf(network), role: role}
 	if l.opts.IdleTimeout > 0 || l.opts.ReadTimeout > 0 {
 		c.timers(l.eng.clock()) // newConn may run off the loop (a dial)
 	}

@@ -259,7 +259,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 	if c.lf.has(lProxyWait) {
 		l.proxyClosed(c, why) // OnOpen never ran: no OnClose either
 	} else {
-		c.h.OnClose(c, why)
+		c.src.h.OnClose(c, why)
 	}
 	if wasOpen {
 		l.eng.checkDrained()

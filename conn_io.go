@@ -110,7 +110,7 @@ func (l *loop) deliver(c *Conn, data []byte) {
 		*c.in = append(*c.in, data...)
 		data = *c.in
 	}
-	used := c.h.OnData(c, data)
+	used := c.src.h.OnData(c, data)
 	if used < 0 || used > len(data) {
 		panic(fmt.Sprintf("epollnet: OnData returned %d for %d bytes", used, len(data)))
 	}
@@ -147,7 +147,7 @@ func (l *loop) onEOF(c *Conn) {
 	c.lf.set(lReadEOF)
 	c.lf.set(lPeerFirst)
 	l.updateInterest(c) // a socket at EOF stays readable forever under LT
-	c.h.OnReadEOF(c)
+	c.src.h.OnReadEOF(c)
 	if c.lf.has(lShutDone) && c.state == stateOpen && !c.lf.has(lClosing) {
 		l.closeNow(c, nil) // both halves are finished
 	}
@@ -204,7 +204,7 @@ func (l *loop) flush(c *Conn) {
 	c.mu.Unlock()
 	if !drained {
 		if notify && c.state == stateOpen {
-			c.h.OnWritable(c) // down to the low watermark, not yet empty
+			c.src.h.OnWritable(c) // down to the low watermark, not yet empty
 		}
 		return
 	}
@@ -218,7 +218,7 @@ func (l *loop) flush(c *Conn) {
 		l.shutdownWrite(c)
 	}
 	if notify && c.state == stateOpen {
-		c.h.OnWritable(c)
+		c.src.h.OnWritable(c)
 	}
 }
 

@@ -9,6 +9,14 @@ import (
 // its own 112 bytes: flags packed into words, the peer address in compact
 // form, and the structures that only some connections allocate.
 
+// connSource is what a connection came from: its handler, and for an
+// accepted connection its listener. A listener's connections share its
+// one; a dial allocates its own.
+type connSource struct {
+	h  Handler
+	ln *Listener
+}
+
 // connExt holds what only some connections need: a dialed, named or proxied
 // peer, an IPv6 peer, a dial in progress, a close waiting for its output or
 // for the peer. An idle accepted TCP/IPv4 connection has none. The pointer

@@ -154,7 +154,7 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 	if err != nil {
 		return fail(raddr, err)
 	}
-	c := newConn(e.pickLoop(), -1, network, h, RoleDialed)
+	c := newConn(e.pickLoop(), -1, network, &connSource{h: h}, RoleDialed)
 	c.state = stateConnecting
 	c.ext().dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
 	return c, tgt, nil

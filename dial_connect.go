@@ -200,7 +200,7 @@ func (l *loop) connected(c *Conn) {
 	l.armDeadline(c)         // the dial deadline gives way to idle and read timeouts
 	if !c.lf.has(lClosing) { // Close came before the open: flush, but do not open
 		l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
-		c.h.OnOpen(c)
+		c.src.h.OnOpen(c)
 	}
 	if c.x.dial.done != nil {
 		c.x.dial.done <- nil
@@ -261,7 +261,7 @@ func (l *loop) dialFailed(c *Conn, err error) {
 		c.out = nil
 		c.mu.Unlock()
 		l.trace(TraceClose, -1, c, 0, 0, 0, operr)
-		c.h.OnClose(c, operr)
+		c.src.h.OnClose(c, operr)
 	}
 	if c.x.dial.done != nil {
 		c.x.dial.done <- operr

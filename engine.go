@@ -227,8 +227,9 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 // are the engine's own) and left to the caller otherwise. unlink names a
 // Unix socket file to remove when the listener closes.
 func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg ListenConfig, fds []int, closeFDs bool, unlink string) (*Listener, error) {
-	ln := &Listener{eng: e, h: h, network: network, addr: addr, cfg: cfg,
+	ln := &Listener{eng: e, network: network, addr: addr, cfg: cfg,
 		done: make(chan struct{}), left: len(fds), unlink: unlink}
+	ln.src = connSource{h: h, ln: ln}
 	for i, fd := range fds {
 		var l *loop
 		if cfg.ReusePort {

@@ -19,7 +19,7 @@ import (
 // any goroutine.
 type Listener struct {
 	eng     *Engine
-	h       Handler
+	src     connSource // shared by its connections
 	network string
 	addr    net.Addr
 	cfg     ListenConfig

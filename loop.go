@@ -329,7 +329,7 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 		sys.Close(fd)
 		return
 	}
-	c := newConn(l, fd, ln.network, ln.h, RoleAccepted)
+	c := newConn(l, fd, ln.network, &ln.src, RoleAccepted)
 	c.setPeer(raddr)
 	if name != "" {
 		c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
@@ -372,7 +372,7 @@ func (l *loop) open(c *Conn) error {
 		l.proxyStart(c) // OnOpen comes with the PROXY header
 		return nil
 	}
-	c.h.OnOpen(c)
+	c.src.h.OnOpen(c)
 	return nil
 }
 

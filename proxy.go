@@ -267,7 +267,7 @@ func (l *loop) proxyOpen(c *Conn, ps *proxyState, h *proxyproto.Header, rest []b
 		*c.in = append((*c.in)[:0], rest...)
 	}
 	ps.wait = nil
-	c.h.OnOpen(c)
+	c.src.h.OnOpen(c)
 	if c.in != nil { // queued after the tasks OnOpen queued
 		l.enqueue(task{kind: taskFunc, fn: func() {
 			// A read in between may have delivered them already; what the
