@@ -55,11 +55,11 @@ type Conn struct {
 	// idle connection needs, in 112 bytes (an allocation size class;
 	// TestConnSize holds it there), and points to the rest (conn_state.go).
 	// Fields are ordered to avoid padding.
-	id   uint64 // immutable
-	loop *loop  // immutable
+	id   uint64      // immutable
+	loop *loop       // immutable
 	src  *connSource // immutable; the handler, and the listener for an accepted connection
-	x    *connExt   // what only some connections need; see connExt
-	tm   *connTimer // loop-owned; deadlines, when a timeout, dial or close needs them
+	x    *connExt    // what only some connections need; see connExt
+	tm   *connTimer  // loop-owned; deadlines, when a timeout, dial or close needs them
 	ctx  atomic.Pointer[ctxBox]
 	in   *[]byte   // loop-owned; bytes the handler left unconsumed (pooled), or nil
 	out  *outQueue // guarded by mu; nil while nothing is pending

@@ -254,6 +254,9 @@ func (l *loop) closeNow(c *Conn, why error) {
 		l.conns--
 		l.nconns.Add(-1)
 		l.stats.closed.Add(1)
+		if c.role == RoleAccepted {
+			l.releaseSlot(c.src.ln)
+		}
 		l.rearmPausedListeners()
 	}
 	if c.lf.has(lProxyWait) {

@@ -205,8 +205,8 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 	if e.closing.Load() {
 		return c, &net.OpError{Op: "listen", Net: network, Err: ErrEngineClosed}
 	}
-	if c.Backlog < 0 || c.DeferAccept < 0 {
-		return c, &net.OpError{Op: "listen", Net: network, Err: errors.New("epollnet: negative Backlog or DeferAccept")}
+	if c.Backlog < 0 || c.DeferAccept < 0 || c.MaxConns < 0 {
+		return c, &net.OpError{Op: "listen", Net: network, Err: errors.New("epollnet: negative Backlog, DeferAccept or MaxConns")}
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 4096

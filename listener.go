@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,12 @@ type Listener struct {
 	closed bool
 	done   chan struct{}
 	left   int // handles not yet closed by their loops
+
+	// With cfg.MaxConns: open counts the connections accepted and not yet
+	// closed, those in transit to their loop included; capped counts the
+	// handles stopped at the cap (listener_cap.go).
+	open   atomic.Int64
+	capped atomic.Int32
 }
 
 // lnHandle is one listening descriptor registered in one loop.
@@ -38,7 +45,8 @@ type lnHandle struct {
 	fd     int
 	loop   *loop
 	gen    uint32
-	paused bool
+	paused bool // after EMFILE and friends, until a retry
+	full   bool // at ListenConfig.MaxConns, until a connection closes
 	timer  timerEntry
 }
 
@@ -192,6 +200,10 @@ func (lh *lnHandle) fire(l *loop) {
 
 func (l *loop) closeListenerFD(lh *lnHandle) {
 	l.timers.remove(&lh.timer)
+	if lh.full {
+		lh.full = false
+		lh.ln.capped.Add(-1)
+	}
 	if lh.gen != 0 {
 		l.unregister(lh.fd)
 	}
@@ -205,11 +217,16 @@ func (l *loop) closeListenerFD(lh *lnHandle) {
 // skipped; resource exhaustion pauses the listener (KERNEL.md §3.8, §3.9).
 func (l *loop) acceptEvent(lh *lnHandle) {
 	for i := 0; i < l.opts.AcceptBatch; i++ {
+		if lh.ln.atCap() {
+			l.capListener(lh)
+			return
+		}
 		fd, err := sys.Accept(lh.fd, &l.sa)
 		l.traceAccept(lh.fd, fd, err)
 		switch {
 		case err == nil:
 			l.stats.accepted.Add(1)
+			lh.ln.took()
 			l.dispatchAccepted(lh, fd)
 		case err == syscall.EAGAIN:
 			return // normal, also right after a wake-up on a shared listener
@@ -250,6 +267,7 @@ func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
 	}
 	if !target.enqueue(task{kind: taskAdopt, fd: fd, ap: ap, name: name, ln: lh.ln}) {
 		sys.Close(fd) // that loop has stopped: the engine is shutting down
+		l.releaseSlot(lh.ln)
 	}
 }
 
@@ -282,6 +300,9 @@ func (l *loop) resumeListener(lh *lnHandle) {
 	}
 	lh.paused = false
 	l.timers.remove(&lh.timer)
+	if lh.full {
+		return // still at MaxConns: uncap re-arms it
+	}
 	err := l.p.Mod(lh.fd, lh.gen, poller.Readable)
 	l.traceCtl("mod", lh.fd, nil, RoleListener, poller.Readable, err)
 	if err != nil {

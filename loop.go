@@ -32,6 +32,7 @@ const (
 	taskStop
 	taskDial
 	taskDialCancel
+	taskUncap
 )
 
 // task is work queued for a loop by other goroutines (or by the loop itself,
@@ -235,6 +236,8 @@ func (l *loop) exec(t *task) {
 		l.stop = true
 	case taskDial:
 		l.startDial(t.c)
+	case taskUncap:
+		l.uncap(t.lh)
 	case taskDialCancel:
 		if t.c.state == stateConnecting {
 			l.dialFailed(t.c, t.err)
@@ -327,6 +330,7 @@ func (l *loop) teardown() {
 func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 	if l.stop || l.eng.closing.Load() {
 		sys.Close(fd)
+		l.releaseSlot(ln)
 		return
 	}
 	c := newConn(l, fd, ln.network, &ln.src, RoleAccepted)
@@ -335,6 +339,7 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 		c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
 	}
 	if pc := ln.cfg.ProxyProtocol; pc != nil && !l.proxyAdmit(c, pc) {
+		l.releaseSlot(ln)
 		return // an untrusted source, refused
 	}
 	if ln.network != "unix" && !l.opts.TCPNagle {
@@ -342,6 +347,7 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 	}
 	if err := l.open(c); err != nil {
 		sys.Close(fd)
+		l.releaseSlot(ln)
 		l.reportAcceptError(err)
 	}
 }

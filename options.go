@@ -185,6 +185,14 @@ type ListenConfig struct {
 	// clients are still handed over after it, so pair it with ReadTimeout.
 	DeferAccept time.Duration
 
+	// MaxConns caps the listener's open connections. At the cap its loops
+	// stop watching it, so new clients wait in the kernel's accept queue
+	// (and, once that is full, their SYNs are dropped and retried, KERNEL.md
+	// §2.5) until one of its connections closes; nothing is accepted only
+	// to be refused. LoopStats.CapPauses counts the stops. Default: 0, no
+	// cap other than the descriptor limit.
+	MaxConns int
+
 	// ProxyProtocol, if set, requires every connection (from the trusted
 	// sources it lists) to begin with a PROXY protocol header, whose client
 	// address Conn.RemoteAddr then reports. See ProxyConfig.

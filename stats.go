@@ -7,6 +7,7 @@ import "sync/atomic"
 type loopStats struct {
 	opened, closed, accepted   atomic.Uint64
 	acceptErrors, acceptPauses atomic.Uint64
+	capPauses                  atomic.Uint64
 	bytesIn, bytesOut          atomic.Uint64
 	wakeups, events, stale     atomic.Uint64
 	timers, highWater          atomic.Uint64
@@ -26,6 +27,7 @@ type LoopStats struct {
 	Accepted     uint64 // successful accept4 calls
 	AcceptErrors uint64 // accept4 errors other than EAGAIN
 	AcceptPauses uint64 // listener pauses after EMFILE, ENFILE, ENOBUFS, ENOMEM
+	CapPauses    uint64 // times a listener stopped accepting at ListenConfig.MaxConns
 	Dialed       uint64 // dials that connected
 	DialFailed   uint64 // dials that failed
 	// DialFailedBy counts failed dials by class, indexed by ErrorClass
@@ -75,7 +77,7 @@ func (l *loop) snapshot() LoopStats {
 	return LoopStats{DialFailedBy: by,
 		Conns: l.nconns.Load(), Registered: st.registered.Load(),
 		Opened: st.opened.Load(), Closed: st.closed.Load(), Accepted: st.accepted.Load(),
-		AcceptErrors: st.acceptErrors.Load(), AcceptPauses: st.acceptPauses.Load(),
+		AcceptErrors: st.acceptErrors.Load(), AcceptPauses: st.acceptPauses.Load(), CapPauses: st.capPauses.Load(),
 		Dialed: st.dialed.Load(), DialFailed: st.dialFailed.Load(),
 		ReadEAGAIN: st.readAgain.Load(), WriteEAGAIN: st.writeAgain.Load(),
 		BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
@@ -93,6 +95,7 @@ func (t *LoopStats) add(s LoopStats) {
 	t.Accepted += s.Accepted
 	t.AcceptErrors += s.AcceptErrors
 	t.AcceptPauses += s.AcceptPauses
+	t.CapPauses += s.CapPauses
 	t.Dialed += s.Dialed
 	t.DialFailed += s.DialFailed
 	for i := range t.DialFailedBy {

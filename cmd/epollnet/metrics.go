@@ -94,6 +94,8 @@ var loopMetrics = []loopMetric{
 		func(s *epollnet.LoopStats) uint64 { return s.AcceptErrors }},
 	{"epollnet_accept_pauses_total", "Listener pauses because accept4 ran out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM); the connections wait in the backlog meanwhile.", promtext.Counter,
 		func(s *epollnet.LoopStats) uint64 { return s.AcceptPauses }},
+	{"epollnet_cap_pauses_total", "Times a listener stopped accepting at its connection cap (ListenConfig.MaxConns); the connections wait in the backlog meanwhile.", promtext.Counter,
+		func(s *epollnet.LoopStats) uint64 { return s.CapPauses }},
 	{"epollnet_dialed_total", "Dials that connected.", promtext.Counter,
 		func(s *epollnet.LoopStats) uint64 { return s.Dialed }},
 	{"epollnet_read_bytes_total", "Bytes read from connections.", promtext.Counter,

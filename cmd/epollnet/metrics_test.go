@@ -131,6 +131,7 @@ func TestServeMetricsEndpoint(t *testing.T) {
 		{"epollnet_connections_opened_total", promtext.Counter, 5},
 		{"epollnet_connections_open", promtext.Gauge, 1},
 		{"epollnet_accept_pauses_total", promtext.Counter, 0},
+		{"epollnet_cap_pauses_total", promtext.Counter, 0},
 		{"epollnet_proxy_rejected_total", promtext.Counter, 0},
 	} {
 		if f := fams[c.name]; f.Type != c.typ || sum(f) != c.want {
