@@ -291,6 +291,11 @@ func (l *loop) resolved(c *Conn, raddr net.Addr, err error) {
 		return // failed meanwhile: deadline, cancellation or shutdown
 	}
 	if err != nil {
+		if l.eng.closing.Load() {
+			// Shutdown canceled the lookup (e.ctx); its answer can reach
+			// the loop before the shutdown task that would report it.
+			err = ErrEngineShutdown
+		}
 		l.dialFailed(c, err)
 		return
 	}
