@@ -34,8 +34,8 @@ func TestTraceDefault(t *testing.T) {
 	for _, want := range []string{
 		"scenario ok", "listening on fd", "socket() → fd", "connect() → EINPROGRESS", "─ SYN ",
 		"● EPOLLOUT fd", "SO_ERROR → 0", "send() → 11 B", "● EPOLLIN fd", "(listener)",
-		"accept4() → fd", "accept4() → EAGAIN", "read() → 11 B", "send() → 6 B", "read() → 6 B",
-		"─ FIN ", "read() → 0: EOF", "close(fd", "Where the design note's diagram is wrong",
+		"accept4() → fd", "accept4() → EAGAIN", "recv() → 11 B", "send() → 6 B", "recv() → 6 B",
+		"─ FIN ", "recv() → 0: EOF", "close(fd", "Where the design note's diagram is wrong",
 		"the listener fire first, at SYN+ACK",
 	} {
 		i := strings.Index(flat[pos:], want)
@@ -147,7 +147,7 @@ func TestTraceTarget(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstderr: %s", code, stderr)
 	}
-	for _, want := range []string{"server (not traced)", "send() → 4 B", "read() → 5 B"} {
+	for _, want := range []string{"server (not traced)", "send() → 4 B", "recv() → 5 B"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -179,7 +179,7 @@ func TestTraceListen(t *testing.T) {
 	}
 	text := out.String()
 	pos := 0
-	for _, want := range []string{"clients (not traced)", "accept4() → fd", "read() → 5 B", "read() → 0: EOF",
+	for _, want := range []string{"clients (not traced)", "accept4() → fd", "recv() → 5 B", "recv() → 0: EOF",
 		"◀─", "close(fd", ": listener"} {
 		i := strings.Index(text[pos:], want)
 		if i < 0 {

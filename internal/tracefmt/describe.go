@@ -131,11 +131,11 @@ func describeAccept(r Record) (string, style) {
 func describeRead(r Record) (string, style) {
 	switch {
 	case r.Err == "" && r.N == 0:
-		return "read() → 0: EOF", styleClose
+		return "recv() → 0: EOF", styleClose
 	case r.Err == "":
-		return fmt.Sprintf("read() → %d B", r.N), stylePlain
+		return fmt.Sprintf("recv() → %d B", r.N), stylePlain
 	}
-	return result("read()", "", r.Err)
+	return result("recv()", "", r.Err)
 }
 
 func describeClose(r Record) (string, style) {

@@ -232,10 +232,10 @@ func findDataBeforeReset(recs []Record) string {
 			continue
 		}
 		if _, ok := first(recs[:i], func(d Record) bool { return d.Kind == "read" && d.Conn == r.Conn && d.N > 0 }); ok {
-			return "Data sent before the RST was still read, and only then did read() fail with ECONNRESET: " +
+			return "Data sent before the RST was still read, and only then did recv() fail with ECONNRESET: " +
 				"EPOLLIN means \"read will not block\" (data, EOF or error), not \"data arrived\" (C5, §2.9)."
 		}
-		return "read() failed with ECONNRESET: EPOLLIN also reports a reset, not only data (C5, §2.9)."
+		return "recv() failed with ECONNRESET: EPOLLIN also reports a reset, not only data (C5, §2.9)."
 	}
 	return ""
 }
