@@ -205,7 +205,20 @@ func (l *loop) handle(tag poller.Tag, ev poller.Events) {
 	l.stats.stale.Add(1)
 }
 
+// runTasks runs the queued tasks, if any were announced: enqueue sets
+// pending after queuing, so a task that misses this check is picked up on
+// the next round (poll does not sleep while pending is set), and an idle
+// round costs no lock.
 func (l *loop) runTasks() {
+	if l.pending.Load() == 0 {
+		return
+	}
+	l.drainTasks()
+}
+
+// drainTasks runs every queued task, announced or not (teardown: an enqueue
+// may have queued its task and not yet set pending).
+func (l *loop) drainTasks() {
 	l.pending.Store(0)
 	l.mu.Lock()
 	l.tasks, l.running = l.running[:0], l.tasks
@@ -321,7 +334,7 @@ func (l *loop) teardown() {
 	l.mu.Unlock()
 	// Run what was queued before the door closed: with l.stop set, adopted
 	// descriptors are closed, dials fail and listeners are released.
-	l.runTasks()
+	l.drainTasks()
 	l.abortAll(ErrEngineShutdown)
 	l.p.Close()
 }
