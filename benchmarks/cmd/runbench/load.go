@@ -13,6 +13,7 @@ import (
 
 // sample is the outcome of one run of one implementation.
 type sample struct {
+	round    int     // the interleaved round it was measured in, from 1
 	rate     float64 // messages or requests per second
 	count    int64   // messages or requests in the window
 	secs     float64 // the window

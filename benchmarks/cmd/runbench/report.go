@@ -87,8 +87,8 @@ func (t *table) loadMarkdown(w io.Writer) {
 	if t.sc.kind == httpLoad {
 		unit = "req/s"
 	}
-	fmt.Fprintf(w, "| server | %s (median) | min–max | vs C | server CPU µs per op | CPU/op vs C | server CPU %% | client CPU %% | retransmits | runs |\n", unit)
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintf(w, "| server | %s (median) | min–max | vs C | paired | server CPU µs per op | CPU/op vs C | paired | server CPU %% | client CPU %% | retransmits | runs |\n", unit)
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	c := t.row(cref)
 	for _, r := range t.rows {
 		med, lo, hi := r.stat(rate)
@@ -96,9 +96,10 @@ func (t *table) loadMarkdown(w io.Writer) {
 		s, _, _ := r.stat(srvCPU)
 		cl, _, _ := r.stat(cliCPU)
 		rx, _, _ := r.stat(retrans)
-		fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s |\n", r.im.label,
-			thousands(med), thousands(lo), thousands(hi), ratio(r, c, rate),
-			fixed(cpu, 2), ratio(r, c, cpuPerOp), fixed(s, 0), fixed(cl, 0), fixed(rx, 0), r.runs())
+		fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.im.label,
+			thousands(med), thousands(lo), thousands(hi), ratio(r, c, rate), paired(r, c, rate),
+			fixed(cpu, 2), ratio(r, c, cpuPerOp), paired(r, c, cpuPerOp),
+			fixed(s, 0), fixed(cl, 0), fixed(rx, 0), r.runs())
 	}
 	fmt.Fprintln(w)
 }
@@ -160,6 +161,32 @@ func ratio(r, c *result, f func(sample) float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// paired returns the median over the rounds of r's value divided by the C
+// reference's in the same round, or "–" when no round has both.
+func paired(r, c *result, f func(sample) float64) string {
+	if c == nil {
+		return "–"
+	}
+	if r == c {
+		return "1.00×"
+	}
+	var q result
+	for _, s := range r.samples {
+		for _, cs := range c.samples {
+			if cs.round == s.round {
+				if a, b := f(s), f(cs); b != 0 && !math.IsNaN(a) && !math.IsNaN(b) {
+					q.samples = append(q.samples, sample{rate: a / b})
+				}
+			}
+		}
+	}
+	m, _, _ := q.stat(rate)
+	if math.IsNaN(m) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", m)
 }
 
 func fixed(v float64, prec int) string {

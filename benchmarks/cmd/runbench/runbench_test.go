@@ -74,3 +74,25 @@ func TestProcReaders(t *testing.T) {
 		t.Fatalf("portRange = %d, %d, %v", lo, hi, err)
 	}
 }
+
+// TestPairedRatio: paired divides each round by the C run of the same
+// round and takes the median; rounds C lacks are skipped. Here the machine
+// slowed down in round 3 and r has an extra, slow round 4: the ratio of
+// the medians is 0.85 though r was at least 1.5 times C in every round
+// they shared; the paired ratio is 2.00.
+func TestPairedRatio(t *testing.T) {
+	c := &result{samples: []sample{{round: 1, rate: 100}, {round: 2, rate: 100}, {round: 3, rate: 10}}}
+	r := &result{samples: []sample{{round: 1, rate: 200}, {round: 2, rate: 150}, {round: 3, rate: 20}, {round: 4, rate: 1}}}
+	if got := ratio(r, c, rate); got != "0.85×" {
+		t.Errorf("ratio of medians %s, want 0.85×", got)
+	}
+	if got := paired(r, c, rate); got != "2.00×" {
+		t.Errorf("paired %s, want 2.00× (rounds 1-3: 2.0, 1.5, 2.0)", got)
+	}
+	if got := paired(r, &result{}, rate); got != "–" {
+		t.Errorf("paired without C runs %s, want –", got)
+	}
+	if got := paired(c, c, rate); got != "1.00×" {
+		t.Errorf("C against itself %s", got)
+	}
+}

@@ -60,6 +60,7 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 					fmt.Fprintf(w, "[%s %d/%d] %-10s FAILED: %v\n", sc.name, round, o.rounds, r.im.name, err)
 					continue
 				}
+				s.round = round
 				r.samples = append(r.samples, s)
 				fmt.Fprintf(w, "[%s %d/%d] %-10s %s\n", sc.name, round, o.rounds, r.im.name, progress(sc, s))
 			}
@@ -226,6 +227,8 @@ func writeReport(o *options, m machine, start time.Time, tables []*table, w io.W
 	}
 	fmt.Fprintln(&b, "\nMedians over the rounds; min–max is the spread of the rounds. \"vs C\" divides by the C "+
 		"reference's median: above 1.00× is faster for throughput, and costlier for CPU and memory. "+
+		"\"paired\" is the median, over the rounds, of the ratio to the C run of the same round: runs of one "+
+		"round are minutes apart at most, so it cancels much of a shared machine's drift. "+
 		"Server CPU is utime+stime from /proc/PID/stat over the measured window (10 ms ticks).")
 	fmt.Fprintln(&b)
 	for _, t := range tables {
