@@ -65,7 +65,9 @@ type Conn struct {
 	out  *outQueue // guarded by mu; nil while nothing is pending
 	fd   int       // written under mu (a dial creates it on the loop)
 
-	// Owned by the loop goroutine.
+	// Owned by the loop goroutine. lastRead is kept for every connection,
+	// so a read timeout set later still counts from the last data.
+	lastRead int64
 	gen      uint32
 	interest poller.Events
 
@@ -254,17 +256,13 @@ func (c *Conn) ResumeRead() error {
 
 // SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
 // disables it. It is applied on the loop shortly after the call. The clock
-// runs from the last read or write; on a connection that had no timeout
-// until now (none in Options either), activity was not recorded, so it
-// runs from the call.
+// runs from the last read or write.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	return c.setTimeouts(func() { c.timers(c.loop.now).idleNs = durNanos(d) })
 }
 
 // SetReadTimeout replaces Options.ReadTimeout for this connection; 0
-// disables it. The clock runs from the last data received; on a
-// connection that had no timeout until now (none in Options either), reads
-// were not recorded, so it runs from the call.
+// disables it. The clock runs from the last data received.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
 	return c.setTimeouts(func() { c.timers(c.loop.now).readNs = durNanos(d) })
 }

@@ -291,7 +291,7 @@ func (l *loop) armDeadline(c *Conn) {
 			consider(t.lastActive + t.idleNs)
 		}
 		if t.readNs > 0 && !c.lf.has(lReadEOF) {
-			consider(t.lastRead + t.readNs)
+			consider(c.lastRead + t.readNs)
 		}
 	}
 	if x := c.x; x != nil && closing {
@@ -333,7 +333,7 @@ func (l *loop) connDeadline(c *Conn) {
 		l.abort(c, withCause(ErrLingerTimeout, x.closeWhy))
 	case c.lf.has(lLingering) && l.now >= x.lingerCheck:
 		l.lingerCheckOutQueue(c)
-	case t.readNs > 0 && !c.lf.has(lReadEOF) && !closing && l.now >= t.lastRead+t.readNs:
+	case t.readNs > 0 && !c.lf.has(lReadEOF) && !closing && l.now >= c.lastRead+t.readNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "read-timeout", nil)
 		l.closeNow(c, ErrReadTimeout)
 	case t.idleNs > 0 && !closing && l.now >= t.lastActive+t.idleNs:

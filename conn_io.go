@@ -59,9 +59,7 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 		switch {
 		case n > 0:
 			l.stats.bytesIn.Add(uint64(n))
-			if t := c.tm; t != nil {
-				t.lastRead, t.lastActive = l.now, l.now
-			}
+			c.touchRead(l.now)
 			l.deliver(c, l.buf[:n])
 			if c.state != stateOpen || c.lf.has(lPaused) || c.lf.has(lReadEOF) || c.reqs.Load() != 0 {
 				return // closed, or Close/PauseRead was called in OnData

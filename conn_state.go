@@ -64,28 +64,39 @@ func (c *Conn) dialing() *dialState {
 }
 
 // connTimer is a connection's deadline state: its entry in the loop's timer
-// heap and the clocks of its idle and read timeouts. A connection gets one
-// when it needs a deadline (a timeout from Options or a Conn setter, a
-// dial, a close that waits) and keeps it.
+// heap, its idle and read timeouts, and the time of its last activity. A
+// connection gets one when it needs a deadline (a timeout from Options or a
+// Conn setter, a dial, a close that waits) and keeps it.
 type connTimer struct {
 	e          timerEntry
 	idleNs     int64
 	readNs     int64
-	lastRead   int64
-	lastActive int64
+	lastActive int64 // last read or flush; direct writes count at the next check (mWrote)
 }
 
 // timers returns c's connTimer, allocating it with the loop's default
-// timeouts and its clocks at now. Loop goroutine, or before publication.
+// timeouts. Its activity clock starts at the last read, or now if there was
+// none. Loop goroutine, or before publication.
 func (c *Conn) timers(now int64) *connTimer {
 	if c.tm == nil {
 		o := c.loop.opts
-		c.tm = &connTimer{idleNs: durNanos(o.IdleTimeout), readNs: durNanos(o.ReadTimeout),
-			lastRead: now, lastActive: now}
+		last := now
+		if c.lastRead != 0 {
+			last = c.lastRead
+		}
+		c.tm = &connTimer{idleNs: durNanos(o.IdleTimeout), readNs: durNanos(o.ReadTimeout), lastActive: last}
 		c.tm.e.index = -1
 		c.tm.e.owner = c
 	}
 	return c.tm
+}
+
+// touchRead records data received (or the connection opening) at now.
+func (c *Conn) touchRead(now int64) {
+	c.lastRead = now
+	if t := c.tm; t != nil {
+		t.lastActive = now
+	}
 }
 
 // fire runs when the connection's timer entry expires (timerOwner).

@@ -191,8 +191,7 @@ func (l *loop) connected(c *Conn) {
 	c.mf.set(mReady) // writes may go to the socket directly from now on
 	c.x.remote = c.x.dial.addr
 	c.mu.Unlock()
-	t := c.timers(l.now) // a dial always has one
-	t.lastRead, t.lastActive = l.now, l.now
+	c.touchRead(l.now)
 	l.conns++
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)

@@ -45,6 +45,32 @@ func TestReadTimeoutSetPerConnection(t *testing.T) {
 	}
 }
 
+// TestReadTimeoutSetLaterCountsFromLastData: a read timeout set on a
+// connection that had none still runs from its last data, not from the
+// call: set after 600 ms of silence, a 500 ms timeout has already passed
+// and closes the connection at once (counting from the call, it would take
+// another 500 ms).
+func TestReadTimeoutSetLaterCountsFromLastData(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	r := newRecorder()
+	got := make(chan struct{}, 1)
+	r.onData = func(_ *Conn, in []byte) int { got <- struct{}{}; return len(in) }
+	ln := listen(t, e, r, nil)
+	c := dialTCP(t, ln)
+	sc := recv(t, r.opened, "OnOpen")
+	c.Write([]byte("x"))
+	recv(t, got, "OnData")
+	time.Sleep(600 * time.Millisecond) // the silence being measured, not synchronization
+	set := time.Now()
+	sc.SetReadTimeout(500 * time.Millisecond)
+	if err := recv(t, r.closed, "OnClose"); !errors.Is(err, ErrReadTimeout) {
+		t.Fatalf("reason %v, want ErrReadTimeout", err)
+	}
+	if d := time.Since(set); d > 400*time.Millisecond {
+		t.Fatalf("closed %v after SetReadTimeout: the clock started at the call, not at the last data", d)
+	}
+}
+
 func TestShutdownFlushesPendingOutput(t *testing.T) {
 	leakCheck(t)
 	e, err := New(Options{Loops: 1})

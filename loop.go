@@ -379,9 +379,7 @@ func (l *loop) open(c *Conn) error {
 	c.mu.Lock()
 	c.mf.set(mReady)
 	c.mu.Unlock()
-	if t := c.tm; t != nil {
-		t.lastRead, t.lastActive = l.now, l.now
-	}
+	c.touchRead(l.now)
 	l.conns++
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)
