@@ -22,19 +22,14 @@ import (
 // at its SYN retransmission, 1 s later, after the server started accepting.
 func runBacklogFull(ctx context.Context, s *session) error {
 	const slow = 500 * time.Millisecond
-	fd, port, err := listenRaw(1)
+	pl, err := listenPending(1)
 	if err != nil {
 		return err
 	}
-	owned := true // until the engine takes the listener
-	defer func() {
-		if owned {
-			closeFD(fd)
-		}
-	}()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	defer pl.close()
+	addr := fmt.Sprintf("127.0.0.1:%d", pl.port)
 	s.d.Subtitle = fmt.Sprintf("listen(backlog 1) on %s and accept nothing for %v; three clients connect and close.", addr, slow)
-	s.note(tracefmt.SideServer, "listen(fd %d, backlog 1): the accept queue holds 2; nobody accepts yet", fd)
+	s.note(tracefmt.SideServer, "listen(fd %d, backlog 1): the accept queue holds 2; nobody accepts yet", pl.fd)
 	for range 3 {
 		if _, err := s.eng.DialAsync("tcp", addr, &client{closeOnOpen: true, closes: s.closes}, nil); err != nil {
 			return err
@@ -47,10 +42,9 @@ func runBacklogFull(ctx context.Context, s *session) error {
 		return err
 	}
 	s.note(tracefmt.SideServer, "the server starts accepting (Engine.ListenFD)")
-	if _, err := s.eng.ListenFD(fd, &server{mode: sink, closes: s.closes}, &epollnet.ListenConfig{Backlog: 1}); err != nil {
+	if err := pl.serve(s.eng, &server{mode: sink, closes: s.closes}, &epollnet.ListenConfig{Backlog: 1}); err != nil {
 		return err
 	}
-	owned = false
 	return s.waitCloses(ctx, 6)
 }
 
@@ -63,19 +57,14 @@ func runBacklogFull(ctx context.Context, s *session) error {
 // files meanwhile; the runtime's own poller already exists (the engine's
 // loops park in it), and the window lasts about 200 ms.
 func runEMFILE(ctx context.Context, s *session) error {
-	fd, port, err := listenRaw(16)
+	pl, err := listenPending(16)
 	if err != nil {
 		return err
 	}
-	owned := true // until the engine takes the listener
-	defer func() {
-		if owned {
-			closeFD(fd)
-		}
-	}()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	defer pl.close()
+	addr := fmt.Sprintf("127.0.0.1:%d", pl.port)
 	s.d.Subtitle = fmt.Sprintf("A client connects to %s; then RLIMIT_NOFILE leaves no descriptor for accept4.", addr)
-	s.note(tracefmt.SideServer, "listen(fd %d): connections queue, nobody accepts yet", fd)
+	s.note(tracefmt.SideServer, "listen(fd %d): connections queue, nobody accepts yet", pl.fd)
 	cl := &client{request: request, closeOnReply: true, closes: s.closes}
 	if _, err := s.eng.DialAsync("tcp", addr, cl, nil); err != nil {
 		return err
@@ -83,16 +72,15 @@ func runEMFILE(ctx context.Context, s *session) error {
 	if err := s.rec.waitFor(ctx, 1, kind("open", "dialed")); err != nil {
 		return err
 	}
-	limit, restore, err := exhaustFDs(fd)
+	limit, restore, err := exhaustFDs(pl.fd)
 	if err != nil {
 		return err
 	}
 	defer restore()
 	s.note(tracefmt.SideServer, "RLIMIT_NOFILE lowered to %d: no descriptor number is free", limit)
-	if _, err := s.eng.ListenFD(fd, &server{mode: replyAtOnce, closes: s.closes}, nil); err != nil {
+	if err := pl.serve(s.eng, &server{mode: replyAtOnce, closes: s.closes}, nil); err != nil {
 		return err
 	}
-	owned = false
 	isEMFILE := func(r tracefmt.Record) bool { return r.Kind == "accept4" && r.Err == "EMFILE" }
 	if err := s.rec.waitFor(ctx, 2, isEMFILE); err != nil {
 		return err
@@ -129,6 +117,36 @@ func exhaustFDs(anyFD int) (uint64, func() error, error) {
 		return rerr
 	}
 	return low.Cur, restore, nil
+}
+
+// pendingListener is a listening socket made outside the engine, which the
+// scenario owns (and closes) until the engine takes it.
+type pendingListener struct {
+	fd, port int
+	taken    bool
+}
+
+func listenPending(backlog int) (*pendingListener, error) {
+	fd, port, err := listenRaw(backlog)
+	if err != nil {
+		return nil, err
+	}
+	return &pendingListener{fd: fd, port: port}, nil
+}
+
+// serve hands the socket to the engine (Engine.ListenFD).
+func (p *pendingListener) serve(eng *epollnet.Engine, h epollnet.Handler, cfg *epollnet.ListenConfig) error {
+	if _, err := eng.ListenFD(p.fd, h, cfg); err != nil {
+		return err
+	}
+	p.taken = true
+	return nil
+}
+
+func (p *pendingListener) close() {
+	if !p.taken {
+		closeFD(p.fd)
+	}
 }
 
 // listenRaw creates a listening TCP socket on 127.0.0.1, port 0, outside
