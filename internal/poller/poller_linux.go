@@ -162,7 +162,7 @@ func (p *Poller) pollOnce(uintptr) bool {
 }
 
 func (p *Poller) rawWait() (int, unix.Errno) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(p.epfd),
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(p.epfd),
 		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
 	if e != 0 {
 		return 0, e

@@ -24,10 +24,6 @@ var (
 	SocketFunc = unix.Socket
 	// ConnectFunc starts a connect.
 	ConnectFunc = unix.Connect
-	// ReadFunc reads from a socket.
-	ReadFunc = read
-	// SendFunc writes one buffer to a socket.
-	SendFunc = send
 )
 
 // Socket creates a non-blocking, close-on-exec socket in one call, so no
@@ -103,17 +99,30 @@ func accept4(fd int, sa *Sockaddr) (int, error) {
 	return int(nfd), nil
 }
 
-// Read reads into p, retrying EINTR. It returns (0, nil) at end of stream.
+// Read reads into p with recvfrom(2), retrying EINTR. It returns (0, nil)
+// at end of stream.
+//
+// Read and Send make raw system calls, directly and with no fault seam, as
+// they run once per message: on a non-blocking socket they never block, so
+// telling the scheduler (entersyscall/exitsyscall, as syscall.Syscall does)
+// is pure overhead; and they call package syscall, because x/sys/unix's
+// RawSyscall6 is an assembly jump to it behind an ABI wrapper (0.5% of the
+// CPU a 64-byte echo costs with 1,000 connections, in same-window A/B runs).
+// Tests provoke read and write errors with real sockets. recvfrom rather than read(2): on a socket both
+// end in sock_recvmsg, but read(2) first passes through the VFS (fdget_pos,
+// rw_verify_area, security_file_permission, sock_read_iter), about 2% of
+// the CPU a 64-byte echo costs in the kernel (perf, cpu-clock samples).
 func Read(fd int, p []byte) (int, error) {
+	ptr := bufPtr(p)
 	for {
-		n, err := ReadFunc(fd, p)
-		if err == unix.EINTR {
+		n, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
 			continue
 		}
-		if err != nil {
-			return 0, err
-		}
-		return n, nil
+		return 0, e
 	}
 }
 
@@ -121,45 +130,26 @@ func Read(fd int, p []byte) (int, error) {
 // suppress SIGPIPE, and a second write after an RST raises it (KERNEL.md
 // §2.9), so every write in epollnet goes through send or sendmsg.
 func Send(fd int, p []byte) (int, error) {
+	ptr := bufPtr(p)
 	for {
-		n, err := SendFunc(fd, p)
-		if err == unix.EINTR {
+		n, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
+			unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
 			continue
 		}
-		return n, err
+		return 0, e
 	}
 }
 
-// read and send are raw system calls: on a non-blocking socket they never
-// block, so telling the scheduler (entersyscall/exitsyscall, as
-// syscall.Syscall does) is pure overhead on the hot path. read is
-// recvfrom(2) rather than read(2): on a socket both end in sock_recvmsg,
-// but read(2) first passes through the VFS (fdget_pos, rw_verify_area,
-// security_file_permission, sock_read_iter), about 2% of the CPU a 64-byte
-// echo costs in the kernel (perf, cpu-clock samples).
-func read(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
+// bufPtr returns the address of p's first byte, or nil for an empty p.
+func bufPtr(p []byte) unsafe.Pointer {
+	if len(p) == 0 {
+		return nil
 	}
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func send(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
-		unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+	return unsafe.Pointer(&p[0])
 }
 
 // MaxIovecs is the number of buffers one gathered write passes to the kernel
@@ -207,7 +197,7 @@ func sendmsg(fd int, vec []unix.Iovec, bufs [][]byte) (int, error) {
 	msg.Iov = &vec[0]
 	msg.SetIovlen(n)
 	for {
-		w, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
+		w, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
 			unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 		if e == unix.EINTR {
 			continue
