@@ -140,7 +140,7 @@ func (l *loop) run() {
 		l.stats.wakeups.Add(1)
 		l.stats.events.Add(uint64(n))
 		for i := 0; i < n; i++ {
-			l.dispatch(i)
+			l.handle(l.p.Event(i))
 		}
 		l.runTasks()
 		l.runTimers()
@@ -172,10 +172,6 @@ func (l *loop) poll() (int, error) {
 	// Wait polls once more before it parks, so a busy loop never parks and
 	// an idle one makes one epoll_wait(0) before the runtime's blocking one.
 	return l.p.Wait(time.Duration(l.nextTimer()))
-}
-
-func (l *loop) dispatch(i int) {
-	l.handle(l.p.Event(i))
 }
 
 // handle routes one event to its connection or listener, unless it is stale.
