@@ -13,18 +13,18 @@ import (
 
 // sample is the outcome of one run of one implementation.
 type sample struct {
-	round    int     // the interleaved round it was measured in, from 1
-	rate     float64 // messages or requests per second
-	count    int64   // messages or requests in the window
-	secs     float64 // the window
-	srvTicks int64   // server utime+stime over the window
-	cliCPU   float64 // load generator CPU over the window, in seconds
-	problem  string  // errors the load generator saw; empty if none
-	net      netCounters
+	round   int     // the interleaved round it was measured in, from 1
+	rate    float64 // messages or requests per second
+	count   int64   // messages or requests in the window
+	secs    float64 // the window
+	srvNs   int64   // server CPU time over the window (cpuNs)
+	cliCPU  float64 // load generator CPU over the window, in seconds
+	problem string  // errors the load generator saw; empty if none
+	net     netCounters
 
 	// idle scenarios
 	rss0, rss1 int64 // server VmRSS before connecting and after the idle window, KiB
-	idleTicks  int64 // server CPU over the idle window
+	idleNs     int64 // server CPU over the idle window
 	readySecs  float64
 }
 
@@ -33,11 +33,11 @@ func (s sample) cpuPerOp() float64 {
 	if s.count == 0 {
 		return math.NaN()
 	}
-	return float64(s.srvTicks) / clkTck * 1e6 / float64(s.count)
+	return float64(s.srvNs) / 1e3 / float64(s.count)
 }
 
 // srvCPU and cliCPU are CPU utilisations over the window, in percent.
-func (s sample) srvCPU() float64 { return 100 * float64(s.srvTicks) / clkTck / s.secs }
+func (s sample) srvCPU() float64 { return 100 * float64(s.srvNs) / 1e9 / s.secs }
 func (s sample) cliPct() float64 { return 100 * s.cliCPU / s.secs }
 
 // runEcho drives an echo server with the C load generator.
@@ -64,15 +64,15 @@ func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		line := lines.Text()
 		switch {
 		case line == "start":
-			srv0, _ = cpuTicks(srv.pid)
-			cli0, _ = cpuTicks(cmd.Process.Pid)
+			srv0, _ = cpuNs(srv.pid)
+			cli0, _ = cpuNs(cmd.Process.Pid)
 		case strings.HasPrefix(line, "result "):
-			srv1, _ := cpuTicks(srv.pid)
-			cli1, _ := cpuTicks(cmd.Process.Pid)
+			srv1, _ := cpuNs(srv.pid)
+			cli1, _ := cpuNs(cmd.Process.Pid)
 			kv := keyValues(line)
 			s.rate, s.secs = kv.float("rate"), kv.float("secs")
 			s.count = int64(kv.float("msgs"))
-			s.srvTicks, s.cliCPU = srv1-srv0, float64(cli1-cli0)/clkTck
+			s.srvNs, s.cliCPU = srv1-srv0, float64(cli1-cli0)/1e9
 			if e := kv["errors"]; e != "0" {
 				s.problem = "loadgen errors=" + e
 			}
@@ -130,14 +130,14 @@ func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 			return sample{}, fmt.Errorf("wrk warm-up: %v: %s", err, outp)
 		}
 	}
-	srv0, _ := cpuTicks(srv.pid)
+	srv0, _ := cpuNs(srv.pid)
 	argv, outp, cli, err := wrk(o.dur)
-	srv1, _ := cpuTicks(srv.pid)
+	srv1, _ := cpuNs(srv.pid)
 	s, ok := parseWrk(outp)
 	if err != nil || !ok {
 		return sample{}, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, outp)
 	}
-	s.srvTicks, s.cliCPU = srv1-srv0, cli
+	s.srvNs, s.cliCPU = srv1-srv0, cli
 	return s, nil
 }
 
@@ -196,14 +196,14 @@ func runIdle(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		line := lines.Text()
 		if strings.HasPrefix(line, "ready ") {
 			s.readySecs = time.Since(t0).Seconds()
-			t1, _ := cpuTicks(srv.pid)
+			t1, _ := cpuNs(srv.pid)
 			select {
 			case <-time.After(o.idle):
 			case <-ctx.Done():
 			}
-			t2, _ := cpuTicks(srv.pid)
+			t2, _ := cpuNs(srv.pid)
 			s.rss1, _ = rssKiB(srv.pid)
-			s.idleTicks, s.secs = t2-t1, o.idle.Seconds()
+			s.idleNs, s.secs = t2-t1, o.idle.Seconds()
 			s.count = int64(sc.conns)
 			in.Close() // loadgen closes its connections and exits
 		}

@@ -6,6 +6,7 @@
 //
 //	cd benchmarks && go run ./cmd/runbench            # full run, ~25 min
 //	cd benchmarks && go run ./cmd/runbench -quick -scenarios echo-100,http-100
+//	cd benchmarks && go run ./cmd/runbench -corun -rounds 5   # CPU per op, same window as C
 package main
 
 import (
@@ -29,6 +30,7 @@ type options struct {
 	dur, warm, idle      time.Duration
 	rounds               int
 	quick, build, check  bool
+	corun                bool // same-window runs against the C reference (corun.go)
 	out                  string
 	port                 int
 	serverCPU, clientCPU string
@@ -100,6 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "smoke test: -d 1s -warmup 300ms -idle 1s -rounds 1, report to results/DATE-quick.md")
 	fs.BoolVar(&o.build, "build", true, "build bin/benchsrv, bin/cref-server and bin/loadgen first")
 	fs.BoolVar(&o.check, "check", true, "check each server's behaviour (echo, pipelining, keep-alive, close) before measuring")
+	fs.BoolVar(&o.corun, "corun", false, "same-window runs: each implementation at the same time as the C reference, "+
+		"both servers on the server CPU; reports CPU per op against C's in the same window (load scenarios only)")
 	fs.StringVar(&o.out, "out", "", "report file (default results/YYYY-MM-DD.md)")
 	fs.IntVar(&o.port, "port", 17100, "first port; each run takes the next one")
 	fs.StringVar(&o.serverCPU, "server-cpu", "0", "CPU list (taskset -c) for the server")
@@ -118,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		suffix := ""
 		if o.quick {
 			suffix = "-quick"
+		}
+		if o.corun {
+			suffix += "-corun"
 		}
 		o.out = o.path(filepath.Join("results", time.Now().Format("2006-01-02")+suffix+".md"))
 	}

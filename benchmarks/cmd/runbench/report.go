@@ -12,14 +12,16 @@ import (
 type result struct {
 	im      impl
 	samples []sample
+	partner []sample // -corun: the C reference's sample from the same window as each of samples
 	fails   []string // runs that produced no sample, and why
 }
 
 // table is one scenario's results, in implementation order.
 type table struct {
-	sc   scenario
-	rows []*result
-	skip string // why the scenario did not run
+	sc    scenario
+	rows  []*result
+	skip  string // why the scenario did not run
+	corun bool   // same-window runs against the C reference (corun.go)
 }
 
 func (t *table) row(name string) *result {
@@ -57,7 +59,7 @@ var (
 	cliCPU    = func(s sample) float64 { return s.cliPct() }
 	rssPer    = func(s sample) float64 { return float64(s.rss1-s.rss0) * 1024 / float64(s.count) }
 	rssAt     = func(s sample) float64 { return float64(s.rss1) / 1024 }
-	idleCPUms = func(s sample) float64 { return float64(s.idleTicks) * 1000 / clkTck / s.secs }
+	idleCPUms = func(s sample) float64 { return float64(s.idleNs) / 1e6 / s.secs }
 	ready     = func(s sample) float64 { return s.readySecs }
 	retrans   = func(s sample) float64 { return float64(s.net.retrans) }
 )
@@ -69,9 +71,12 @@ func (t *table) markdown(w io.Writer) {
 		fmt.Fprintf(w, "Not run: %s\n\n", t.skip)
 		return
 	}
-	if t.sc.kind == idleConns {
+	switch {
+	case t.corun:
+		t.corunMarkdown(w)
+	case t.sc.kind == idleConns:
 		t.idleMarkdown(w)
-	} else {
+	default:
 		t.loadMarkdown(w)
 	}
 	for _, r := range t.rows {
@@ -135,6 +140,12 @@ func (r *result) problems() []string {
 		if s.problem != "" && !seen[s.problem] {
 			seen[s.problem] = true
 			ps = append(ps, s.problem)
+		}
+	}
+	for _, s := range r.partner {
+		if p := "the C reference in the same window: " + s.problem; s.problem != "" && !seen[p] {
+			seen[p] = true
+			ps = append(ps, p)
 		}
 	}
 	return ps

@@ -64,6 +64,22 @@ func TestProcReaders(t *testing.T) {
 	if _, err := cpuTicks(os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
+	// cpuNs advances by about the CPU this goroutine burns, not in 10 ms steps.
+	a, err := cpuNs(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := a; b-a < 20e6; b, _ = cpuNs(os.Getpid()) {
+		for i := 0; i < 1e5; i++ {
+			sink += i
+		}
+	}
+	if _, ok := schedNs(os.Getpid()); ok {
+		b, _ := cpuNs(os.Getpid())
+		if (b-a)%1e7 == 0 {
+			t.Errorf("cpuNs moved by %d ns, a whole number of ticks, though sched is readable", b-a)
+		}
+	}
 	if rss, err := rssKiB(os.Getpid()); err != nil || rss <= 0 {
 		t.Fatalf("rssKiB = %d, %v", rss, err)
 	}
@@ -94,5 +110,39 @@ func TestPairedRatio(t *testing.T) {
 	}
 	if got := paired(c, c, rate); got != "1.00×" {
 		t.Errorf("C against itself %s", got)
+	}
+}
+
+var sink int
+
+func TestSchedField(t *testing.T) {
+	b := []byte("runbench (1, #threads: 3)\n----\nse.exec_start                                :      16086693.335401\n" +
+		"se.sum_exec_runtime                          :           123.456789\nnr_switches : 7\n")
+	if v, ok := schedField(b, "se.sum_exec_runtime"); !ok || v != 123.456789 {
+		t.Fatalf("schedField = %v, %v", v, ok)
+	}
+	if _, ok := schedField(b, "se.missing"); ok {
+		t.Fatal("schedField found a missing field")
+	}
+	if _, ok := schedField([]byte("se.sum_exec_runtime : n/a\n"), "se.sum_exec_runtime"); ok {
+		t.Fatal("schedField accepted a non-number")
+	}
+}
+
+// TestCorunRatios: each same-window run is divided by the C run of its own
+// window, whatever the machine did between windows; a run without a
+// partner or with no C CPU is left out.
+func TestCorunRatios(t *testing.T) {
+	r := &result{
+		samples: []sample{{srvNs: 105e6, count: 1e4}, {srvNs: 210e6, count: 1e4}, {srvNs: 53e6, count: 1e4}, {srvNs: 1, count: 1}},
+		partner: []sample{{srvNs: 100e6, count: 1e4}, {srvNs: 200e6, count: 1e4}, {srvNs: 50e6, count: 1e4}},
+	}
+	med, lo, hi := r.corunRatios().stat(rate)
+	if math.Abs(med-1.05) > 1e-9 || math.Abs(lo-1.05) > 1e-9 || math.Abs(hi-1.06) > 1e-9 {
+		t.Fatalf("corunRatios median %v, min %v, max %v; want 1.05, 1.05, 1.06", med, lo, hi)
+	}
+	r.partner = append(r.partner, sample{count: 1})
+	if n := len(r.corunRatios().samples); n != 3 {
+		t.Fatalf("%d ratios with a zero-CPU partner, want 3", n)
 	}
 }

@@ -32,14 +32,17 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 		if o.scenarios != nil && !o.scenarios[sc.name] {
 			continue
 		}
-		t := &table{sc: sc}
+		t := &table{sc: sc, corun: o.corun}
 		tables = append(tables, t)
 		for _, im := range sc.impls() {
-			if o.impls == nil || o.impls[im.name] {
+			if (o.impls == nil || o.impls[im.name]) && !(o.corun && im.name == cref) {
 				t.rows = append(t.rows, &result{im: im})
 			}
 		}
-		if sc.kind == idleConns {
+		switch {
+		case sc.kind == idleConns && o.corun:
+			t.skip = "same-window runs compare CPU per op under load; run the idle scenarios without -corun"
+		case sc.kind == idleConns:
 			t.skip = idleFeasible(o, sc.conns)
 		}
 		if t.skip != "" {
@@ -48,6 +51,10 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 		}
 		if o.check {
 			checkServers(o, t, checked, nextAddr, w)
+		}
+		if o.corun {
+			corunRounds(ctx, o, t, nextAddr, w)
+			continue
 		}
 		for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
 			for _, r := range t.rows {
@@ -225,20 +232,38 @@ func writeReport(o *options, m machine, start time.Time, tables []*table, w io.W
 	for _, v := range m.versions {
 		fmt.Fprintf(&b, "| %s | %s |\n", v[0], v[1])
 	}
+	if o.corun {
+		fmt.Fprintln(&b, "\nSAME-WINDOW RUNS (-corun): each implementation ran at the same time as the C reference, "+
+			"both servers on the server CPU, each with its own load generator on the client CPU, so that both "+
+			"measured windows saw the same machine. The ratio is the implementation's server CPU time per op "+
+			"over the C reference's in the same window; the median and min–max are over the rounds. Throughput "+
+			"is shown for completeness only: the two servers share one CPU and the two load generators another. "+
+			"Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched).")
+		fmt.Fprintln(&b)
+		for _, t := range tables {
+			t.markdown(&b)
+		}
+		return finishReport(o, b.String(), w)
+	}
 	fmt.Fprintln(&b, "\nMedians over the rounds; min–max is the spread of the rounds. \"vs C\" divides by the C "+
 		"reference's median: above 1.00× is faster for throughput, and costlier for CPU and memory. "+
 		"\"paired\" is the median, over the rounds, of the ratio to the C run of the same round: runs of one "+
 		"round are minutes apart at most, so it cancels much of a shared machine's drift. "+
-		"Server CPU is utime+stime from /proc/PID/stat over the measured window (10 ms ticks).")
+		"Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched; utime+stime in 10 ms ticks where the kernel lacks it) over the measured window.")
 	fmt.Fprintln(&b)
 	for _, t := range tables {
 		t.markdown(&b)
 	}
-	fmt.Fprint(w, "\n", b.String())
+	return finishReport(o, b.String(), w)
+}
+
+// finishReport prints the report and writes it to o.out.
+func finishReport(o *options, report string, w io.Writer) error {
+	fmt.Fprint(w, "\n", report)
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.out, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "report written to %s\n", o.out)

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+)
+
+// Same-window runs (-corun). On a shared machine the CPU a server needs per
+// message drifts by 10-15% from one run to the next, with the host rather
+// than the server, so even interleaved solo runs resolve a few percent only
+// over many rounds. Here an implementation and the C reference run at the
+// same time: both servers on the server CPU, each loaded by its own load
+// generator on the client CPU, both started together. Whatever the host
+// does during the window, both see it, and the ratio of their CPU per
+// message holds to about ±1% from round to round (two copies of one server
+// measure 0.997-1.004). Throughput means little here, as the two share
+// one CPU and one load-generator CPU; CPU per op is the measure.
+
+// corunOnce runs im and the C reference together and returns both samples.
+// cFirst says which server starts first; the suite alternates it.
+func corunOnce(ctx context.Context, o *options, sc scenario, im impl, addrC, addrX string,
+	cFirst bool) (c, x sample, err error) {
+	type side struct {
+		im   impl
+		addr string
+		srv  *server
+		s    sample
+		err  error
+	}
+	sides := []*side{{im: crefImpl(sc), addr: addrC}, {im: im, addr: addrX}}
+	if !cFirst {
+		sides[0], sides[1] = sides[1], sides[0]
+	}
+	for _, sd := range sides {
+		if sd.srv, err = startServer(o, sd.im, sc.proto(), sd.addr); err != nil {
+			break
+		}
+		defer sd.srv.stop()
+	}
+	if err != nil {
+		return c, x, err
+	}
+	var wg sync.WaitGroup
+	for _, sd := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if sc.kind == httpLoad {
+				sd.s, sd.err = runHTTP(ctx, o, sc, sd.addr, sd.srv)
+			} else {
+				sd.s, sd.err = runEcho(ctx, o, sc, sd.addr, sd.srv)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, sd := range sides {
+		if dead, why := sd.srv.exited(); dead {
+			return c, x, fmt.Errorf("%s exited during the run: %s", sd.im.name, why)
+		}
+		if sd.err != nil {
+			return c, x, fmt.Errorf("%s: %v", sd.im.name, sd.err)
+		}
+	}
+	if !cFirst {
+		sides[0], sides[1] = sides[1], sides[0]
+	}
+	return sides[0].s, sides[1].s, nil
+}
+
+// crefImpl returns the C reference among the scenario's implementations.
+func crefImpl(sc scenario) impl {
+	for _, im := range sc.impls() {
+		if im.name == cref {
+			return im
+		}
+	}
+	panic("runbench: scenario without the C reference")
+}
+
+// corunRounds runs every implementation of t but the C reference against
+// it, o.rounds times, alternating which server starts first.
+func corunRounds(ctx context.Context, o *options, t *table, nextAddr func() string, w io.Writer) {
+	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+		for _, r := range t.rows {
+			if ctx.Err() != nil {
+				break
+			}
+			c, x, err := corunOnce(ctx, o, t.sc, r.im, nextAddr(), nextAddr(), round%2 == 1)
+			if err != nil {
+				r.fails = append(r.fails, err.Error())
+				fmt.Fprintf(w, "[%s %d/%d] %-10s FAILED: %v\n", t.sc.name, round, o.rounds, r.im.name, err)
+				continue
+			}
+			c.round, x.round = round, round
+			r.samples, r.partner = append(r.samples, x), append(r.partner, c)
+			fmt.Fprintf(w, "[%s %d/%d] %-10s %.3f× C's CPU per op (%.2f vs %.2f µs), %s vs %s %s%s\n",
+				t.sc.name, round, o.rounds, r.im.name, x.cpuPerOp()/c.cpuPerOp(), x.cpuPerOp(), c.cpuPerOp(),
+				thousands(x.rate), thousands(c.rate), unit(t.sc), problemNote(c, x))
+		}
+	}
+}
+
+func problemNote(c, x sample) string {
+	p := ""
+	if c.problem != "" {
+		p += "  C PROBLEM: " + c.problem
+	}
+	if x.problem != "" {
+		p += "  PROBLEM: " + x.problem
+	}
+	return p
+}
+
+func unit(sc scenario) string {
+	if sc.kind == httpLoad {
+		return "req/s"
+	}
+	return "msg/s"
+}
+
+// corunRatios returns, for each same-window run of r, its CPU per op over
+// the C reference's in that window.
+func (r *result) corunRatios() *result {
+	q := &result{}
+	for i, s := range r.samples {
+		if i < len(r.partner) {
+			if v := s.cpuPerOp() / r.partner[i].cpuPerOp(); !math.IsNaN(v) && !math.IsInf(v, 0) {
+				q.samples = append(q.samples, sample{rate: v})
+			}
+		}
+	}
+	return q
+}
+
+func (t *table) corunMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "| server | CPU per op vs C, same window (median) | min–max | server CPU µs per op | "+
+		"C's, same windows | %s (sharing) | C's %s (sharing) | runs |\n", unit(t.sc), unit(t.sc))
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, r := range t.rows {
+		q := r.corunRatios()
+		med, lo, hi := q.stat(rate)
+		cpu, _, _ := r.stat(cpuPerOp)
+		c := &result{samples: r.partner}
+		ccpu, _, _ := c.stat(cpuPerOp)
+		rt, _, _ := r.stat(rate)
+		crt, _, _ := c.stat(rate)
+		fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %s | %s | %s | %s |\n", r.im.label,
+			times(med), times(lo), times(hi), fixed(cpu, 2), fixed(ccpu, 2),
+			thousands(rt), thousands(crt), r.runs())
+	}
+	fmt.Fprintln(w)
+}
+
+func times(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f×", v)
+}
