@@ -147,8 +147,12 @@ func (t *table) corunMarkdown(w io.Writer) {
 		ccpu, _, _ := c.stat(cpuPerOp)
 		rt, _, _ := r.stat(rate)
 		crt, _, _ := c.stat(rate)
-		fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %s | %s | %s | %s |\n", r.im.label,
-			times(med), times(lo), times(hi), fixed(cpu, 2), fixed(ccpu, 2),
+		spread := "–"
+		if !math.IsNaN(lo) {
+			spread = times(lo) + "–" + times(hi)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.im.label,
+			times(med), spread, fixed(cpu, 2), fixed(ccpu, 2),
 			thousands(rt), thousands(crt), r.runs())
 	}
 	fmt.Fprintln(w)

@@ -138,6 +138,9 @@ func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		return sample{}, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, outp)
 	}
 	s.srvNs, s.cliCPU = srv1-srv0, cli
+	if s.count == 0 {
+		s.problem = strings.TrimSpace(s.problem + " no request was answered in the measured window")
+	}
 	return s, nil
 }
 
