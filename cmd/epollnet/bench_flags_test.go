@@ -20,6 +20,7 @@ func TestServeAndBenchUsageErrors(t *testing.T) {
 		{[]string{"serve", "--listen", "unix:/tmp/x", "--reuseport"}, "TCP listeners only"},
 		{[]string{"serve", "--loops", "-1"}, "--loops -1 out of range"},
 		{[]string{"serve", "--max-conns", "-5"}, "--max-conns must not be negative"},
+		{[]string{"serve", "--at-cap", "drop"}, `--at-cap "drop": want reset or wait`},
 		{[]string{"serve", "--proto", "http", "--max-body-bytes", "1000000"}, "cannot hold a request"},
 		{[]string{"serve", "--max-write-buffer", "4096"}, "--max-write-buffer must be at least"},
 		{[]string{"serve", "--status-interval", "0s"}, "must be positive"},

@@ -43,6 +43,7 @@ type runningServer struct {
 	unlink  []string // Unix socket paths to remove at a final exit
 	adopt   []string // inherited Unix socket paths, this process's once it is ready
 	st      *serveStats
+	capPer  int // --at-cap wait: each listener's ListenConfig.MaxConns
 	started time.Time
 }
 
@@ -71,6 +72,12 @@ func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServ
 	st := newServeStats(eng.Loops(), int64(maxConns))
 	st.writeHigh, st.writeLow = high, high/4
 	s := &runningServer{o: o, eng: eng, st: st, started: time.Now()}
+	if o.atCap == capWait {
+		// The engine caps each listener (ListenConfig.MaxConns), so the cap
+		// is shared out: together they never hold more than maxConns.
+		st.resetOverCap = false
+		s.capPer = max(maxConns/max(listeners, 1), 1)
+	}
 	switch o.proto {
 	case protoEcho:
 		s.h = &echoServer{serveBase{st}}
@@ -85,7 +92,7 @@ func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServ
 
 // listenConfig is every listener's configuration.
 func (s *runningServer) listenConfig() *epollnet.ListenConfig {
-	return &epollnet.ListenConfig{ReusePort: s.o.reusePort, ProxyProtocol: s.o.proxyConfig()}
+	return &epollnet.ListenConfig{ReusePort: s.o.reusePort, ProxyProtocol: s.o.proxyConfig(), MaxConns: s.capPer}
 }
 
 // startServer starts a server listening on every o.listen address with

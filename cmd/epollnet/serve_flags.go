@@ -17,7 +17,8 @@ type serveOptions struct {
 	listen          []string      // --listen, repeatable: host:port or unix:/path
 	loops           int           // --loops: event loops, 0 for one per CPU
 	reusePort       bool          // --reuseport: one SO_REUSEPORT listener per loop
-	maxConns        int           // --max-conns: open connections beyond it are reset
+	maxConns        int           // --max-conns: the cap on open connections
+	atCap           string        // --at-cap: capReset or capWait
 	maxReadBuffer   int           // --max-read-buffer: unconsumed input per connection
 	maxWriteBuffer  int           // --max-write-buffer: pending output per connection
 	idleTimeout     time.Duration // --idle-timeout: close after this long without traffic
@@ -43,6 +44,7 @@ const (
 func defaultServeOptions() serveOptions {
 	return serveOptions{
 		proto:           protoEcho,
+		atCap:           capReset,
 		maxReadBuffer:   512 << 10,
 		maxWriteBuffer:  4 << 20,
 		idleTimeout:     60 * time.Second,
@@ -58,6 +60,12 @@ func defaultServeOptions() serveOptions {
 // defaultListen is where serve listens without --listen, unless systemd
 // passed it sockets.
 const defaultListen = "127.0.0.1:8080"
+
+// What --at-cap does with a connection beyond --max-conns.
+const (
+	capReset = "reset" // accept it and reset it at once: the client knows
+	capWait  = "wait"  // leave it in the accept queue until one closes
+)
 
 // stringList is a repeatable string flag.
 type stringList []string
@@ -78,6 +86,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.IntVar(&o.loops, "loops", 0, "")
 	fs.BoolVar(&o.reusePort, "reuseport", false, "")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "")
+	fs.StringVar(&o.atCap, "at-cap", o.atCap, "")
 	fs.IntVar(&o.maxReadBuffer, "max-read-buffer", o.maxReadBuffer, "")
 	fs.IntVar(&o.maxWriteBuffer, "max-write-buffer", o.maxWriteBuffer, "")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", o.idleTimeout, "")
@@ -137,6 +146,8 @@ func (o *serveOptions) validate(fs *flag.FlagSet) error {
 		return fmt.Errorf("--loops %d out of range [0, 1024]", o.loops)
 	case o.maxConns < 0:
 		return errors.New("--max-conns must not be negative")
+	case o.atCap != capReset && o.atCap != capWait:
+		return fmt.Errorf("--at-cap %q: want reset or wait", o.atCap)
 	case o.maxReadBuffer < minReadBuffer:
 		return fmt.Errorf("--max-read-buffer must be at least %d", minReadBuffer)
 	case o.maxWriteBuffer < minWriteBuffer:
@@ -229,8 +240,13 @@ Flags:
                        shared listener
 
 Limits:
-  --max-conns N        connections beyond N are reset at once and counted
-                       (default: RLIMIT_NOFILE minus a reserve)
+  --max-conns N        the cap on open connections (default: RLIMIT_NOFILE
+                       minus a reserve)
+  --at-cap reset|wait  beyond the cap: reset, accept a connection and reset
+                       it at once, counted as refused (default); wait, stop
+                       accepting, so new clients wait in the kernel's accept
+                       queue until a connection closes (each of N listening
+                       sockets then holds at most max-conns/N)
   --max-read-buffer B  unconsumed input per connection (default 524288)
   --max-write-buffer B pending output per connection (default 4194304);
                        past a quarter of it, a client that does not read

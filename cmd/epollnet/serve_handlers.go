@@ -24,10 +24,13 @@ type serveStats struct {
 	maxConns  int64
 	writeHigh int // echo and http pause reading above this much pending output
 	writeLow  int // ... and resume at or below this much
+	// resetOverCap: --at-cap reset. Under wait the engine holds the
+	// listeners at the cap and nothing is reset here.
+	resetOverCap bool
 }
 
 func newServeStats(loops int, maxConns int64) *serveStats {
-	return &serveStats{perLoop: make([]paddedCount, loops), maxConns: maxConns}
+	return &serveStats{perLoop: make([]paddedCount, loops), maxConns: maxConns, resetOverCap: true}
 }
 
 // ops returns the requests (http) or reads (echo, discard) so far.
@@ -40,9 +43,11 @@ func (s *serveStats) ops() uint64 {
 }
 
 // serveBase is the part every serve handler shares: the connection cap.
-// The engine has no such option, so it is counted here: a connection over
-// the cap is accepted (its descriptor is already open) and reset at once,
-// which tells the client immediately instead of leaving it in the backlog.
+// With --at-cap reset (the default) it is counted here, over all
+// listeners: a connection over the cap is accepted (its descriptor is
+// already open) and reset at once, which tells the client immediately
+// instead of leaving it in the backlog. With --at-cap wait the engine
+// enforces it (ListenConfig.MaxConns) and admit only counts.
 type serveBase struct {
 	st *serveStats
 }
@@ -50,7 +55,7 @@ type serveBase struct {
 // admit counts c and reports whether it is within the cap. Over it, c is
 // aborted; OnClose still follows and uncounts it.
 func (b *serveBase) admit(c *epollnet.Conn) bool {
-	if b.st.open.Add(1) > b.st.maxConns {
+	if b.st.open.Add(1) > b.st.maxConns && b.st.resetOverCap {
 		b.st.refused.Add(1)
 		c.Abort()
 		return false

@@ -357,6 +357,48 @@ func TestServeMaxConnsResetsExtraConnections(t *testing.T) {
 	}
 }
 
+// TestServeAtCapWaitLeavesClientsInBacklog: with --at-cap wait a
+// connection beyond --max-conns is neither accepted nor reset: its
+// handshake completes in the kernel's accept queue, and it is served, with
+// what it sent meanwhile, as soon as an admitted connection closes.
+func TestServeAtCapWaitLeavesClientsInBacklog(t *testing.T) {
+	st, addr := testServer(t, protoEcho, func(o *serveOptions) { o.maxConns, o.atCap = 2, capWait })
+	var admitted []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "ping")
+		if got, _ := readAll(t, c, 200*time.Millisecond); got != "ping" {
+			t.Fatalf("admitted connection echoed %q", got)
+		}
+		admitted = append(admitted, c)
+	}
+	extra, err := net.Dial("tcp", addr) // completes: the kernel queues it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	io.WriteString(extra, "queued")
+	if got, closed := readAll(t, extra, 300*time.Millisecond); got != "" || closed {
+		t.Fatalf("connection over the cap: read %q, closed %v; want it left waiting", got, closed)
+	}
+	if n := st.eng.Stats().Total.CapPauses; n == 0 {
+		t.Error("LoopStats.CapPauses is 0: the listener was not held at its cap")
+	}
+	admitted[0].Close()
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len("queued"))
+	if _, err := io.ReadFull(extra, got); err != nil || string(got) != "queued" {
+		t.Fatalf("after a close, the waiting connection echoed %q (%v), want \"queued\"", got, err)
+	}
+	if n := st.st.refused.Load(); n != 0 {
+		t.Errorf("refused %d, want 0: nothing is reset under --at-cap wait", n)
+	}
+}
+
 // TestEchoBackpressureInsteadOfWriteCap: a client that sends much more
 // than the write cap before reading anything is slowed down (the server
 // stops reading), not disconnected, and gets every byte back.
