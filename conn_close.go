@@ -211,6 +211,7 @@ func (l *loop) discardRead(c *Conn) {
 		}
 		return
 	}
+	l.readAgain(c) // 16 reads without EAGAIN: the rest next round
 }
 
 // abort closes at once with RST (SO_LINGER 0): pending output is discarded.

@@ -32,9 +32,9 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 	case c.lf.has(lClosing) || c.reqs.Load()&reqClose != 0:
 		l.discardRead(c) // Close was called: the handler wants no more data
 	case c.lf.has(lPaused):
-		// ERR and HUP cannot be masked, and under level-triggering they
-		// would be reported on every wait while reads are paused. Park the
-		// descriptor; ResumeRead re-adds it and reads what is left.
+		// ERR and HUP cannot be masked and stay true while reads are
+		// paused. Park the descriptor; ResumeRead re-adds it (ADD reports
+		// the current state) and reads what is left.
 		if ev&hangup != 0 {
 			l.park(c)
 		}
@@ -62,12 +62,22 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 			c.touchRead(l.now)
 			l.deliver(c, l.buf[:n])
 			if c.state != stateOpen || c.lf.has(lPaused) || c.lf.has(lReadEOF) || c.reqs.Load() != 0 {
-				return // closed, or Close/PauseRead was called in OnData
-			}
-			// Level-triggered: whatever is left is reported at the next
-			// wait, after the other ready descriptors had their turn.
-			if !drain && (n < len(l.buf) || i >= 3) {
+				if n == len(l.buf) {
+					l.readAgain(c) // Close or PauseRead in OnData: its task decides what to do with the rest
+				}
 				return
+			}
+			if drain {
+				continue // the peer is gone: read what it sent before
+			}
+			if n == len(l.buf) && i >= 3 {
+				// More may be queued: the other ready descriptors get their
+				// turn first, and this one is read again next round.
+				l.readAgain(c)
+				return
+			}
+			if n < len(l.buf) {
+				return // the receive queue was empty (conn_again.go)
 			}
 		case err == syscall.EAGAIN:
 			l.stats.readAgain.Add(1)
@@ -188,10 +198,12 @@ func (l *loop) flush(c *Conn) {
 		if t := c.tm; t != nil {
 			t.lastActive = l.now
 		}
-		full := len(q.bufs) <= sys.MaxIovecs && n == q.n
+		short := n < offered(q)
 		c.consumeOut(n)
-		if !full {
-			break // a short write: the socket buffer is full
+		if short {
+			// The socket buffer is full. The send marked the socket
+			// (SOCK_NOSPACE), so the kernel reports EPOLLOUT once it drains.
+			break
 		}
 	}
 	drained := c.out == nil
@@ -236,7 +248,7 @@ func (l *loop) updateInterest(c *Conn) {
 	if want == c.interest {
 		return
 	}
-	err := l.p.Mod(c.fd, c.gen, want)
+	err := l.p.Mod(c.fd, c.gen, want|poller.Edge)
 	l.traceCtl("mod", c.fd, c, 0, want, err)
 	if err != nil {
 		l.closeNow(c, err)
@@ -260,7 +272,7 @@ func (l *loop) unpark(c *Conn) {
 	}
 	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
 	// any unread data come back at the next wait.
-	err := l.p.Add(c.fd, c.gen, c.interest)
+	err := l.p.Add(c.fd, c.gen, c.interest|poller.Edge)
 	l.traceCtl("add", c.fd, c, 0, c.interest, err)
 	if err != nil {
 		l.closeNow(c, err)

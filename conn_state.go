@@ -172,6 +172,7 @@ const (
 	lShutWr                          // shutdown(SHUT_WR) pending or done
 	lShutDone                        // shutdown(SHUT_WR) done
 	lProxyWait                       // awaiting a PROXY header: reads go to the parser, no OnOpen yet (proxy.go)
+	lAgain                           // queued to be read again next round (conn_again.go)
 )
 
 func (f loopFlags) has(b loopFlags) bool { return f&b != 0 }

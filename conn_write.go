@@ -179,3 +179,16 @@ func writeError(err error) error {
 	}
 	return werr
 }
+
+// offered returns how many bytes of q one gathered write passes to the
+// kernel: all of them, unless q holds more buffers than an iovec array.
+func offered(q *outQueue) int {
+	if len(q.bufs) <= sys.MaxIovecs {
+		return q.n
+	}
+	n := 0
+	for _, b := range q.bufs[:sys.MaxIovecs] {
+		n += len(b)
+	}
+	return n
+}

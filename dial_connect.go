@@ -131,8 +131,9 @@ func (l *loop) connect(c *Conn) {
 
 // unixBacklogFull handles EAGAIN from an AF_UNIX connect: the listener's
 // backlog is full. It is not "in progress": no completion event ever
-// comes, and the still unconnected socket reports OUT|HUP for ever, which
-// level-triggered epoll would repeat on every wait (KERNEL.md §2.7). So the
+// comes, and the still unconnected socket reports OUT|HUP, which epoll
+// repeats on every wait for a level-triggered registration (KERNEL.md
+// §2.7) and never again for an edge-triggered one. So the
 // descriptor leaves epoll (parked, still in the loop's table, so shutdown
 // finds it) and connect is retried on the loop's timer, backing off from
 // 1 ms to 100 ms, until it returns 0 or the dial deadline passes.
@@ -222,14 +223,14 @@ func (l *loop) openInterest(c *Conn) error {
 	}
 	switch {
 	case c.lf.has(lParked):
-		err := l.p.Add(c.fd, c.gen, want)
+		err := l.p.Add(c.fd, c.gen, want|poller.Edge)
 		l.traceCtl("add", c.fd, c, 0, want, err)
 		if err != nil {
 			return err
 		}
 		c.lf.clr(lParked)
 	case want != c.interest:
-		err := l.p.Mod(c.fd, c.gen, want)
+		err := l.p.Mod(c.fd, c.gen, want|poller.Edge)
 		l.traceCtl("mod", c.fd, c, 0, want, err)
 		if err != nil {
 			return err

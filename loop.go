@@ -67,8 +67,11 @@ type loop struct {
 	timers timerHeap
 	now    int64
 	lhs    []*lnHandle
-	conns  int // open connections, loop-owned
-	stop   bool
+	// again holds the connections to handle as readable next round, and
+	// againSpare the other buffer (conn_again.go).
+	again, againSpare []*Conn
+	conns             int // open connections, loop-owned
+	stop              bool
 	// nextLog is when logRare may log again.
 	nextLog int64
 
@@ -139,6 +142,7 @@ func (l *loop) run() {
 		}
 		l.stats.wakeups.Add(1)
 		l.stats.events.Add(uint64(n))
+		l.runAgain()
 		for i := 0; i < n; i++ {
 			l.handle(l.p.Event(i))
 		}
@@ -162,7 +166,7 @@ func (l *loop) tick() {
 // poll returns ready events, parking in Wait until an event, a wake-up or
 // the next timer when there is nothing to do.
 func (l *loop) poll() (int, error) {
-	if l.pending.Load() != 0 || l.nextTimer() == 0 {
+	if l.pending.Load() != 0 || l.nextTimer() == 0 || len(l.again) > 0 {
 		return l.p.Poll()
 	}
 	l.p.PrepareSleep()
@@ -261,7 +265,11 @@ func (l *loop) exec(t *task) {
 func (l *loop) register(fd int, c *Conn, interest poller.Events) (uint32, error) {
 	e := l.fds.slot(fd)
 	e.gen = nextGen(e.gen)
-	err := l.p.Add(fd, e.gen, interest)
+	ctl := interest
+	if c != nil {
+		ctl |= poller.Edge // connections are edge-triggered, listeners not (conn_again.go)
+	}
+	err := l.p.Add(fd, e.gen, ctl)
 	if l.opts.Tracer != nil {
 		role := RoleListener
 		if c != nil {

@@ -20,6 +20,11 @@ const (
 	Error      Events = 0x8
 	Hangup     Events = 0x10
 	ReadHangup Events = 0x2000
+
+	// Edge asks for edge-triggered reports (EPOLLET) in Add and Mod: an
+	// event once per new arrival or freed space, not on every wait while
+	// the condition holds. It is never reported, and String omits it.
+	Edge Events = 1 << 31
 )
 
 // String renders the set the way the design note writes it: "IN|OUT|RDHUP".

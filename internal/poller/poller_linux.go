@@ -4,10 +4,11 @@ package poller
 
 // Notes about epoll, as this package uses it:
 //
-//   - Registrations are level-triggered. Under EPOLLET a listener that hit
-//     EMFILE, or that accepted fewer than all queued connections, would strand
-//     them until the next arrival (KERNEL.md §2.8, §2.10); level-triggering
-//     keeps the engine correct when a handler reads or accepts in batches.
+//   - The caller chooses per registration: Edge in the interest asks for
+//     EPOLLET. The engine registers listeners level-triggered (under EPOLLET
+//     a listener that hit EMFILE, or that accepted fewer than all queued
+//     connections, would strand them until the next arrival, KERNEL.md §2.8,
+//     §2.10) and connections edge-triggered (the engine's conn_again.go).
 //   - epoll tracks the open file description, not the fd number: after a
 //     dup() the registration outlives close(fd) (KERNEL.md §2.10). The engine
 //     therefore always calls Del before closing an fd it registered.

@@ -1,0 +1,105 @@
+//go:build linux
+
+package epollnet
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// countHandler counts the bytes it is given and signals once it has want.
+type countHandler struct {
+	BaseHandler
+	got  atomic.Int64
+	want int64
+	all  chan struct{}
+	stop func(c *Conn) // called in the first OnData, if set
+	once atomic.Bool
+}
+
+func (h *countHandler) OnData(c *Conn, in []byte) int {
+	if h.stop != nil && h.once.CompareAndSwap(false, true) {
+		h.stop(c)
+	}
+	if h.got.Add(int64(len(in))) == h.want {
+		close(h.all)
+	}
+	return len(in)
+}
+
+// TestReadCapReadsAgainNextRound: a loop reads at most four buffers per
+// event and then serves the others; edge-triggered, no event comes for the
+// rest, which the client sent all at once and then nothing more. The loop
+// must come back for it by itself (conn_again.go), or it is never read.
+func TestReadCapReadsAgainNextRound(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 512})
+	const total = 256 << 10 // 128 times four buffers
+	h := &countHandler{want: total, all: make(chan struct{})}
+	ln := listen(t, e, h, nil)
+	c := dialTCP(t, ln)
+	if _, err := c.Write(bytes.Repeat([]byte{'x'}, total)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.all:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the handler got %d of %d bytes sent in one write, and no more came", h.got.Load(), total)
+	}
+}
+
+// TestPauseInOnDataThenResumeReadsTheRest: PauseRead in OnData after a full
+// buffer leaves data in the kernel that no new event will announce; after
+// ResumeRead all of it is delivered.
+func TestPauseInOnDataThenResumeReadsTheRest(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 512})
+	const total = 64 << 10
+	paused := make(chan *Conn, 1)
+	h := &countHandler{want: total, all: make(chan struct{})}
+	h.stop = func(c *Conn) { c.PauseRead(); paused <- c }
+	ln := listen(t, e, h, nil)
+	cl := dialTCP(t, ln)
+	if _, err := cl.Write(bytes.Repeat([]byte{'y'}, total)); err != nil {
+		t.Fatal(err)
+	}
+	c := <-paused
+	if err := c.ResumeRead(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.all:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("after ResumeRead the handler got %d of %d bytes", h.got.Load(), total)
+	}
+}
+
+// TestCloseWithOutputPendingDrainsQueuedInput: Close in OnData with a
+// large reply still pending and much more input queued than one read
+// takes. Edge-triggered, no event announces the queued input; the closing
+// connection must still flush the reply as the client reads (EPOLLOUT
+// edges) and then close. It may end with a reset rather than a FIN: once the
+// client has acknowledged the whole reply, the close does not wait to read
+// the rest of its input, and closing with unread input sends RST
+// (docs/semantics.md, graceful close).
+func TestCloseWithOutputPendingDrainsQueuedInput(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 512})
+	const in, out = 64 << 10, 4 << 20
+	reply := bytes.Repeat([]byte{'r'}, out)
+	h := &countHandler{want: -1, all: make(chan struct{})}
+	h.stop = func(c *Conn) { c.Write(reply); c.Close() }
+	ln := listen(t, e, h, nil)
+	cl := dialTCP(t, ln)
+	if _, err := cl.Write(bytes.Repeat([]byte{'z'}, in)); err != nil {
+		t.Fatal(err)
+	}
+	cl.CloseWrite()
+	cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(cl)
+	if (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(got) != out {
+		t.Fatalf("read %d bytes, %v; want the %d-byte reply, then EOF or a reset", len(got), err, out)
+	}
+}
