@@ -25,7 +25,7 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 			return
 		}
 	}
-	if ev&(poller.Readable|poller.ReadHangup|hangup) == 0 {
+	if ev&(poller.Readable|poller.Priority|poller.ReadHangup|hangup) == 0 {
 		return
 	}
 	switch {
@@ -38,11 +38,15 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 		if ev&hangup != 0 {
 			l.park(c)
 		}
-	case c.reqs.Load()&reqPause != 0:
-		// PauseRead was called; its task runs after this batch and drops the
-		// read interest. Leave the data in the kernel until then.
 	case c.lf.has(lReadEOF):
 		l.afterEOFHangup(c, ev)
+	case c.reqs.Load()&reqPause != 0:
+		// PauseRead was called; its task runs after this batch and drops the
+		// read interest. Leave the data in the kernel until then; an
+		// ERR/HUP, reported once, parks the descriptor as for a pause.
+		if ev&hangup != 0 {
+			l.park(c)
+		}
 	default:
 		l.read(c, ev)
 	}
@@ -52,7 +56,9 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 // peer is gone: data that arrived before a FIN or RST is delivered before
 // the close (KERNEL.md §2.9, §3.14).
 func (l *loop) read(c *Conn, ev poller.Events) {
-	drain := ev&(poller.ReadHangup|hangup) != 0
+	// After a FIN or RST, or with urgent data pending (a TCP read stops
+	// short at the urgent mark, though more follows), read to the end.
+	drain := ev&(poller.ReadHangup|hangup|poller.Priority) != 0
 	for i := 0; ; i++ {
 		n, err := sys.Read(c.fd, l.buf)
 		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
@@ -240,7 +246,7 @@ func (l *loop) updateInterest(c *Conn) {
 	}
 	var want poller.Events
 	if !c.lf.has(lReadEOF) && (c.lf.has(lClosing) || !c.lf.has(lPaused)) {
-		want = poller.Readable | poller.ReadHangup
+		want = c.readInterest()
 	}
 	if c.lf.has(lWantOut) {
 		want |= poller.Writable
@@ -248,7 +254,7 @@ func (l *loop) updateInterest(c *Conn) {
 	if want == c.interest {
 		return
 	}
-	err := l.p.Mod(c.fd, c.gen, want|poller.Edge)
+	err := l.p.Mod(c.fd, c.gen, want|c.trigger())
 	l.traceCtl("mod", c.fd, c, 0, want, err)
 	if err != nil {
 		l.closeNow(c, err)
@@ -266,13 +272,13 @@ func (l *loop) park(c *Conn) {
 
 func (l *loop) unpark(c *Conn) {
 	c.lf.clr(lParked)
-	c.interest = poller.Readable | poller.ReadHangup
+	c.interest = c.readInterest()
 	if c.lf.has(lWantOut) {
 		c.interest |= poller.Writable
 	}
 	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
 	// any unread data come back at the next wait.
-	err := l.p.Add(c.fd, c.gen, c.interest|poller.Edge)
+	err := l.p.Add(c.fd, c.gen, c.interest|c.trigger())
 	l.traceCtl("add", c.fd, c, 0, c.interest, err)
 	if err != nil {
 		l.closeNow(c, err)

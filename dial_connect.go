@@ -216,21 +216,25 @@ func (l *loop) connected(c *Conn) {
 func (l *loop) openInterest(c *Conn) error {
 	var want poller.Events
 	if !c.lf.has(lPaused) {
-		want = poller.Readable | poller.ReadHangup
+		want = c.readInterest()
 	}
 	if c.lf.has(lWantOut) {
 		want |= poller.Writable
 	}
 	switch {
 	case c.lf.has(lParked):
-		err := l.p.Add(c.fd, c.gen, want|poller.Edge)
+		err := l.p.Add(c.fd, c.gen, want|c.trigger())
 		l.traceCtl("add", c.fd, c, 0, want, err)
 		if err != nil {
 			return err
 		}
 		c.lf.clr(lParked)
-	case want != c.interest:
-		err := l.p.Mod(c.fd, c.gen, want|poller.Edge)
+	default:
+		// MOD even when the interest is unchanged (OUT only: reads paused,
+		// writes queued before the open): it reports the socket's current
+		// state, where an edge-triggered registration would wait for an
+		// event that the connect's own EPOLLOUT has already used up.
+		err := l.p.Mod(c.fd, c.gen, want|c.trigger())
 		l.traceCtl("mod", c.fd, c, 0, want, err)
 		if err != nil {
 			return err

@@ -5,11 +5,16 @@ package epollnet
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // countHandler counts the bytes it is given and signals once it has want.
@@ -101,5 +106,103 @@ func TestCloseWithOutputPendingDrainsQueuedInput(t *testing.T) {
 	got, err := io.ReadAll(cl)
 	if (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(got) != out {
 		t.Fatalf("read %d bytes, %v; want the %d-byte reply, then EOF or a reset", len(got), err, out)
+	}
+}
+
+// TestDialWriteAndPauseBeforeOpenFlushes: Write and PauseRead while the
+// dial is still resolving its name: when the connect completes, the only
+// interest left is EPOLLOUT, as it was while connecting. The open must
+// still re-arm it (EPOLL_CTL_MOD reports the current state), since the
+// connect's own EPOLLOUT edge is used up, or the early bytes never leave.
+func TestDialWriteAndPauseBeforeOpenFlushes(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	srv := newDialHandler()
+	ln := listen(t, e, srv, nil)
+	addr := "localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	cli := newDialHandler()
+	c, err := e.DialAsync("tcp", addr, cli, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("early")); err != nil {
+		t.Fatalf("Write before open: %v", err)
+	}
+	if err := c.PauseRead(); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, cli.opened, "OnOpen")
+	if got := recv(t, srv.data, "server data"); string(got) != "early" {
+		t.Errorf("server got %q", got)
+	}
+}
+
+// urgentHandler pauses each connection at open and collects its input.
+type urgentHandler struct {
+	BaseHandler
+	conns chan *Conn
+	mu    sync.Mutex
+	got   []byte
+	all   chan struct{}
+}
+
+func (h *urgentHandler) OnOpen(c *Conn) { c.PauseRead(); h.conns <- c }
+
+func (h *urgentHandler) OnData(c *Conn, in []byte) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.got = append(h.got, in...)
+	if len(h.got) == len("abcdef") {
+		close(h.all)
+	}
+	return len(in)
+}
+
+// TestUrgentDataDoesNotStallReads: a TCP read stops short at the urgent
+// mark (tcp_recvmsg breaks there once it has copied anything) though more
+// data follows. Edge-triggered, that would leave "def" unread with no event
+// to come; EPOLLPRI in the interest makes the event read until EAGAIN. The
+// urgent byte itself is out of band (no SO_OOBINLINE) and not delivered.
+func TestUrgentDataDoesNotStallReads(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	h := &urgentHandler{conns: make(chan *Conn, 1), all: make(chan struct{})}
+	ln := listen(t, e, h, nil)
+	cl := dialTCP(t, ln)
+	c := recv(t, h.conns, "OnOpen")
+	raw, err := cl.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	raw.Write(func(fd uintptr) bool {
+		for _, m := range []struct {
+			b     string
+			flags int
+		}{{"abc", 0}, {"!", unix.MSG_OOB}, {"def", 0}} {
+			if serr = unix.Sendto(int(fd), []byte(m.b), m.flags, nil); serr != nil {
+				return true
+			}
+		}
+		// Wait until the server's kernel has acknowledged all of it, so
+		// that all three are queued there before reading resumes.
+		for i := 0; i < 1000; i++ {
+			if q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err != nil || q == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return true
+	})
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if err := c.ResumeRead(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.all:
+	case <-time.After(5 * time.Second):
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t.Fatalf("got %q, want \"abcdef\": reading stalled at the urgent mark", h.got)
 	}
 }

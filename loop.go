@@ -267,7 +267,7 @@ func (l *loop) register(fd int, c *Conn, interest poller.Events) (uint32, error)
 	e.gen = nextGen(e.gen)
 	ctl := interest
 	if c != nil {
-		ctl |= poller.Edge // connections are edge-triggered, listeners not (conn_again.go)
+		ctl |= c.trigger() // TCP connections are edge-triggered (conn_again.go)
 	}
 	err := l.p.Add(fd, e.gen, ctl)
 	if l.opts.Tracer != nil {
@@ -373,7 +373,7 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 // current state, so data, a FIN or an RST that arrived before accept are
 // seen at the next wait (KERNEL.md C5, §3.10).
 func (l *loop) open(c *Conn) error {
-	c.interest = poller.Readable | poller.ReadHangup
+	c.interest = c.readInterest()
 	gen, err := l.register(c.fd, c, c.interest)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ type Events uint32
 // learn of a peer's half-close (KERNEL.md §2.9).
 const (
 	Readable   Events = 0x1
+	Priority   Events = 0x2 // urgent (TCP) or out-of-band data pending
 	Writable   Events = 0x4
 	Error      Events = 0x8
 	Hangup     Events = 0x10
@@ -36,7 +37,7 @@ func (e Events) String() string {
 	for _, f := range []struct {
 		bit  Events
 		name string
-	}{{Readable, "IN"}, {Writable, "OUT"}, {Error, "ERR"}, {Hangup, "HUP"}, {ReadHangup, "RDHUP"}} {
+	}{{Readable, "IN"}, {Priority, "PRI"}, {Writable, "OUT"}, {Error, "ERR"}, {Hangup, "HUP"}, {ReadHangup, "RDHUP"}} {
 		if e&f.bit != 0 {
 			parts = append(parts, f.name)
 		}
