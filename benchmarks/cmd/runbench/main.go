@@ -31,6 +31,8 @@ type options struct {
 	rounds               int
 	quick, build, check  bool
 	corun                bool // same-window runs against the C reference (corun.go)
+	quota                int  // -server-quota: percent of one CPU, 0 for none (quota.go)
+	cgroup               *cpuQuota
 	out                  string
 	port                 int
 	serverCPU, clientCPU string
@@ -64,6 +66,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "runbench: %s not found (Debian: apt-get install util-linux wrk)\n", tool)
 			return 1
 		}
+	}
+	if o.quota > 0 {
+		q, err := newCPUQuota(o.quota)
+		if err != nil {
+			if q != nil {
+				q.remove()
+			}
+			fmt.Fprintln(stderr, "runbench: -server-quota:", err)
+			return 1
+		}
+		defer q.remove()
+		o.cgroup = q
+		fmt.Fprintf(stdout, "servers held to %d%% of one CPU (%s)\n", o.quota, q.dir)
 	}
 	if o.backlog > 0 {
 		restore, old, err := setBacklog(o.backlog)
@@ -104,6 +119,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.check, "check", true, "check each server's behaviour (echo, pipelining, keep-alive, close) before measuring")
 	fs.BoolVar(&o.corun, "corun", false, "same-window runs: each implementation at the same time as the C reference, "+
 		"both servers on the server CPU; reports CPU per op against C's in the same window (load scenarios only)")
+	fs.IntVar(&o.quota, "server-quota", 0, "hold each server to this percent of one CPU (a cgroup CFS quota; root), "+
+		"so that it, not the load generator, is the bottleneck; 0: no quota")
 	fs.StringVar(&o.out, "out", "", "report file (default results/YYYY-MM-DD.md)")
 	fs.IntVar(&o.port, "port", 17100, "first port; each run takes the next one")
 	fs.StringVar(&o.serverCPU, "server-cpu", "0", "CPU list (taskset -c) for the server")
@@ -126,6 +143,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if o.corun {
 			suffix += "-corun"
 		}
+		if o.quota > 0 {
+			suffix += fmt.Sprintf("-quota%d", o.quota)
+		}
 		o.out = o.path(filepath.Join("results", time.Now().Format("2006-01-02")+suffix+".md"))
 	}
 	o.scenarios, o.impls = set(*sc), set(*im)
@@ -135,8 +155,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, flag.ErrHelp
 		}
 	}
-	if o.rounds < 1 || o.dur < time.Second || o.sources < 1 || o.sources > 200 {
-		fmt.Fprintln(stderr, "runbench: need -rounds ≥ 1, -d ≥ 1s, 1 ≤ -sources ≤ 200")
+	if o.rounds < 1 || o.dur < time.Second || o.sources < 1 || o.sources > 200 || o.quota < 0 || o.quota > 100 {
+		fmt.Fprintln(stderr, "runbench: need -rounds ≥ 1, -d ≥ 1s, 1 ≤ -sources ≤ 200, 0 ≤ -server-quota ≤ 100")
 		return nil, flag.ErrHelp
 	}
 	return o, nil

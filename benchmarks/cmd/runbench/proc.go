@@ -48,6 +48,12 @@ func startServer(o *options, im impl, proto, addr string) (*server, error) {
 	}
 	s.pid = cmd.Process.Pid
 	go func() { cmd.Wait(); close(s.done) }()
+	if o.cgroup != nil {
+		if err := o.cgroup.add(s.pid); err != nil {
+			s.stop()
+			return nil, fmt.Errorf("%s: -server-quota: %v", im.name, err)
+		}
+	}
 	ready := make(chan bool, 1)
 	go func() {
 		br := bufio.NewReader(out)

@@ -3,7 +3,9 @@ package main
 import (
 	"math"
 	"os"
+	"os/exec"
 	"testing"
+	"time"
 )
 
 func TestThousands(t *testing.T) {
@@ -144,5 +146,45 @@ func TestCorunRatios(t *testing.T) {
 	r.partner = append(r.partner, sample{count: 1})
 	if n := len(r.corunRatios().samples); n != 3 {
 		t.Fatalf("%d ratios with a zero-CPU partner, want 3", n)
+	}
+}
+
+// TestCPUQuotaCapsAProcess: a process moved into the quota's cgroup cannot
+// use more than its share: a busy loop held to 30% of a CPU uses at most
+// 30% of the window plus one period. (An upper bound: a busy machine can
+// only make it use less.) Needs root and a cgroup cpu controller.
+func TestCPUQuotaCapsAProcess(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a cgroup")
+	}
+	q, err := newCPUQuota(30)
+	if err != nil {
+		if q != nil {
+			q.remove()
+		}
+		t.Skipf("no cgroup CPU quota here: %v", err)
+	}
+	busy := exec.Command("sh", "-c", "while :; do :; done")
+	if err := busy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		busy.Process.Kill()
+		busy.Wait()
+		if err := q.remove(); err != nil {
+			t.Errorf("removing the cgroup: %v", err)
+		}
+	}()
+	if err := q.add(busy.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	c0, _ := cpuNs(busy.Process.Pid)
+	t0 := time.Now()
+	time.Sleep(500 * time.Millisecond) // the window being measured, not a synchronization
+	c1, _ := cpuNs(busy.Process.Pid)
+	window := time.Since(t0)
+	limit := time.Duration(float64(window)*0.30) + 2*quotaPeriodUs*time.Microsecond
+	if used := time.Duration(c1 - c0); used > limit || used <= 0 {
+		t.Fatalf("used %v of CPU in %v under a 30%% quota; want (0, %v]", used, window, limit)
 	}
 }

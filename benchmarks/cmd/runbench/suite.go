@@ -226,6 +226,11 @@ func writeReport(o *options, m machine, start time.Time, tables []*table, w io.W
 		kind, o.dur, o.warm, o.rounds, o.idle)
 	fmt.Fprintf(&b, "Server on CPU %s (GOMAXPROCS=%d, %d event loop(s)), load generator on CPU %s. "+
 		"Loopback only.\n\n", o.serverCPU, o.procs, o.loops, o.clientCPU)
+	if o.quota > 0 {
+		fmt.Fprintf(&b, "SERVERS HELD TO %d%% OF ONE CPU (-server-quota: a cgroup CFS quota, %d µs per %d µs), "+
+			"so that the server, not the load generator, is the bottleneck: throughput is each server's "+
+			"capacity at that CPU budget.\n\n", o.quota, quotaPeriodUs*o.quota/100, quotaPeriodUs)
+	}
 	fmt.Fprintf(&b, "Machine: %s CPUs, %s, Linux %s, net.core.netdev_max_backlog %s. "+
 		"Load average at start %s, at end %s.\n\n", m.cpus, m.model, m.kernel, m.backlog, m.loadStart, m.loadEnd)
 	fmt.Fprintln(&b, "| component | version |\n|---|---|")
