@@ -318,23 +318,31 @@ func TestHTTPExpectContinue(t *testing.T) {
 	}
 }
 
-// TestServeMaxConnsResetsExtraConnections: beyond --max-conns a connection
-// is reset at once and counted; the admitted ones keep working.
-func TestServeMaxConnsResetsExtraConnections(t *testing.T) {
-	st, addr := testServer(t, protoEcho, func(o *serveOptions) { o.maxConns = 2 })
+// admitEchoing opens n connections to an echo server and checks that each
+// is served; they are closed when the test ends.
+func admitEchoing(t *testing.T, addr string, n int) []net.Conn {
+	t.Helper()
 	var admitted []net.Conn
-	for range 2 {
+	for range n {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		io.WriteString(c, "ping")
 		if got, _ := readAll(t, c, 200*time.Millisecond); got != "ping" {
 			t.Fatalf("admitted connection echoed %q", got)
 		}
 		admitted = append(admitted, c)
 	}
+	return admitted
+}
+
+// TestServeMaxConnsResetsExtraConnections: beyond --max-conns a connection
+// is reset at once and counted; the admitted ones keep working.
+func TestServeMaxConnsResetsExtraConnections(t *testing.T) {
+	st, addr := testServer(t, protoEcho, func(o *serveOptions) { o.maxConns = 2 })
+	admitted := admitEchoing(t, addr, 2)
 	// The reset can beat net.Dial's own completion check (SO_ERROR after
 	// EPOLLOUT), so it shows either there or on the first read.
 	extra, err := net.Dial("tcp", addr)
@@ -363,19 +371,7 @@ func TestServeMaxConnsResetsExtraConnections(t *testing.T) {
 // what it sent meanwhile, as soon as an admitted connection closes.
 func TestServeAtCapWaitLeavesClientsInBacklog(t *testing.T) {
 	st, addr := testServer(t, protoEcho, func(o *serveOptions) { o.maxConns, o.atCap = 2, capWait })
-	var admitted []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		io.WriteString(c, "ping")
-		if got, _ := readAll(t, c, 200*time.Millisecond); got != "ping" {
-			t.Fatalf("admitted connection echoed %q", got)
-		}
-		admitted = append(admitted, c)
-	}
+	admitted := admitEchoing(t, addr, 2)
 	extra, err := net.Dial("tcp", addr) // completes: the kernel queues it
 	if err != nil {
 		t.Fatal(err)

@@ -237,38 +237,27 @@ func writeReport(o *options, m machine, start time.Time, tables []*table, w io.W
 	for _, v := range m.versions {
 		fmt.Fprintf(&b, "| %s | %s |\n", v[0], v[1])
 	}
+	legend := "Medians over the rounds; min–max is the spread of the rounds. \"vs C\" divides by the C " +
+		"reference's median: above 1.00× is faster for throughput, and costlier for CPU and memory. " +
+		"\"paired\" is the median, over the rounds, of the ratio to the C run of the same round: runs of one " +
+		"round are minutes apart at most, so it cancels much of a shared machine's drift."
 	if o.corun {
-		fmt.Fprintln(&b, "\nSAME-WINDOW RUNS (-corun): each implementation ran at the same time as the C reference, "+
-			"both servers on the server CPU, each with its own load generator on the client CPU, so that both "+
-			"measured windows saw the same machine. The ratio is the implementation's server CPU time per op "+
-			"over the C reference's in the same window; the median and min–max are over the rounds. Throughput "+
-			"is shown for completeness only: the two servers share one CPU and the two load generators another. "+
-			"Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched).")
-		fmt.Fprintln(&b)
-		for _, t := range tables {
-			t.markdown(&b)
-		}
-		return finishReport(o, b.String(), w)
+		legend = "SAME-WINDOW RUNS (-corun): each implementation ran at the same time as the C reference, " +
+			"both servers on the server CPU, each with its own load generator on the client CPU, so that both " +
+			"measured windows saw the same machine. The ratio is the implementation's server CPU time per op " +
+			"over the C reference's in the same window; the median and min–max are over the rounds. Throughput " +
+			"is shown for completeness only: the two servers share one CPU and the two load generators another."
 	}
-	fmt.Fprintln(&b, "\nMedians over the rounds; min–max is the spread of the rounds. \"vs C\" divides by the C "+
-		"reference's median: above 1.00× is faster for throughput, and costlier for CPU and memory. "+
-		"\"paired\" is the median, over the rounds, of the ratio to the C run of the same round: runs of one "+
-		"round are minutes apart at most, so it cancels much of a shared machine's drift. "+
-		"Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched; utime+stime in 10 ms ticks where the kernel lacks it) over the measured window.")
-	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "\n%s Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched; "+
+		"utime+stime in 10 ms ticks where the kernel lacks it) over the measured window.\n\n", legend)
 	for _, t := range tables {
 		t.markdown(&b)
 	}
-	return finishReport(o, b.String(), w)
-}
-
-// finishReport prints the report and writes it to o.out.
-func finishReport(o *options, report string, w io.Writer) error {
-	fmt.Fprint(w, "\n", report)
+	fmt.Fprint(w, "\n", b.String())
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "report written to %s\n", o.out)
