@@ -139,18 +139,20 @@ func (l *loop) closeConnecting(c *Conn, why error) bool {
 	return false
 }
 
-// finishGraceful runs once all output reached the kernel. If the kernel has
-// also had every byte acknowledged (SIOCOUTQ 0), or the peer already sent
-// its FIN, or this is a Unix socket, close() loses nothing. Otherwise close()
-// with unread input would send RST and discard our unsent output, so send
-// FIN, keep reading (and discarding) until the peer's FIN, and only then
-// close: the lingering close of nginx.
+// finishGraceful runs once all output reached the kernel. If the peer
+// already sent its FIN, or this is a Unix socket, close() loses nothing. If
+// the kernel has had every byte acknowledged (SIOCOUTQ 0) and the input the
+// peer sent after Close is read and dropped, close() sends a FIN too.
+// Otherwise close() with unread input would send RST (which discards our
+// unsent output, and shows a client reading to EOF a reset after the last
+// byte), so send FIN, keep reading (and discarding) until the peer's FIN,
+// and only then close: the lingering close of nginx.
 func (l *loop) finishGraceful(c *Conn) {
 	if c.lf.has(lReadEOF) || c.net == netUnix {
 		l.closeNow(c, c.closeWhy())
 		return
 	}
-	if q, err := sys.OutQueue(c.fd); err == nil && q == 0 {
+	if q, err := sys.OutQueue(c.fd); err == nil && q == 0 && l.inputDrained(c) {
 		l.closeNow(c, c.closeWhy())
 		return
 	}
@@ -212,6 +214,20 @@ func (l *loop) discardRead(c *Conn) {
 		return
 	}
 	l.readAgain(c) // 16 reads without EAGAIN: the rest next round
+}
+
+// inputDrained reads and drops what the peer sent after Close, at most 16
+// buffers, and reports whether nothing is left unread: the receive queue is
+// empty (EAGAIN), or the peer finished (EOF) or failed.
+func (l *loop) inputDrained(c *Conn) bool {
+	for i := 0; i < 16; i++ {
+		n, err := sys.Read(c.fd, l.buf)
+		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
+		if n <= 0 || err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // abort closes at once with RST (SO_LINGER 0): pending output is discarded.

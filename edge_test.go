@@ -4,13 +4,11 @@ package epollnet
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,10 +84,7 @@ func TestPauseInOnDataThenResumeReadsTheRest(t *testing.T) {
 // large reply still pending and much more input queued than one read
 // takes. Edge-triggered, no event announces the queued input; the closing
 // connection must still flush the reply as the client reads (EPOLLOUT
-// edges) and then close. It may end with a reset rather than a FIN: once the
-// client has acknowledged the whole reply, the close does not wait to read
-// the rest of its input, and closing with unread input sends RST
-// (docs/semantics.md, graceful close).
+// edges) and then close with a FIN, not a reset for unread input.
 func TestCloseWithOutputPendingDrainsQueuedInput(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 512})
 	const in, out = 64 << 10, 4 << 20
@@ -104,8 +99,30 @@ func TestCloseWithOutputPendingDrainsQueuedInput(t *testing.T) {
 	cl.CloseWrite()
 	cl.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(cl)
-	if (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(got) != out {
-		t.Fatalf("read %d bytes, %v; want the %d-byte reply, then EOF or a reset", len(got), err, out)
+	if err != nil || len(got) != out {
+		t.Fatalf("read %d bytes, %v; want the %d-byte reply, then EOF", len(got), err, out)
+	}
+}
+
+// TestCloseAfterAcknowledgedReplyDrainsInputAndSendsFIN: Close in OnData
+// with the reply sent at once and more input queued than one read takes.
+// The peer acknowledges the reply at once, so the close does not linger;
+// it must still read and drop the queued input first, or close() sends RST
+// and a client reading to EOF sees its connection reset after "bye".
+func TestCloseAfterAcknowledgedReplyDrainsInputAndSendsFIN(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 512})
+	const total = 4 << 10
+	h := &countHandler{want: -1, all: make(chan struct{})}
+	h.stop = func(c *Conn) { c.Write([]byte("bye")); c.Close() }
+	ln := listen(t, e, h, nil)
+	cl := dialTCP(t, ln)
+	if _, err := cl.Write(bytes.Repeat([]byte{'z'}, total)); err != nil {
+		t.Fatal(err)
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(cl)
+	if err != nil || string(got) != "bye" {
+		t.Fatalf("read %q, %v; want \"bye\" then EOF, not a reset", got, err)
 	}
 }
 
