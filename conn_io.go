@@ -255,7 +255,7 @@ func (l *loop) updateInterest(c *Conn) {
 		return
 	}
 	err := l.p.Mod(c.fd, c.gen, want|c.trigger())
-	l.traceCtl("mod", c.fd, c, 0, want, err)
+	l.traceCtl("mod", c.fd, c, 0, want|c.trigger(), err)
 	if err != nil {
 		l.closeNow(c, err)
 		return
@@ -279,7 +279,7 @@ func (l *loop) unpark(c *Conn) {
 	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
 	// any unread data come back at the next wait.
 	err := l.p.Add(c.fd, c.gen, c.interest|c.trigger())
-	l.traceCtl("add", c.fd, c, 0, c.interest, err)
+	l.traceCtl("add", c.fd, c, 0, c.interest|c.trigger(), err)
 	if err != nil {
 		l.closeNow(c, err)
 	}

@@ -224,7 +224,7 @@ func (l *loop) openInterest(c *Conn) error {
 	switch {
 	case c.lf.has(lParked):
 		err := l.p.Add(c.fd, c.gen, want|c.trigger())
-		l.traceCtl("add", c.fd, c, 0, want, err)
+		l.traceCtl("add", c.fd, c, 0, want|c.trigger(), err)
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (l *loop) openInterest(c *Conn) error {
 		// state, where an edge-triggered registration would wait for an
 		// event that the connect's own EPOLLOUT has already used up.
 		err := l.p.Mod(c.fd, c.gen, want|c.trigger())
-		l.traceCtl("mod", c.fd, c, 0, want, err)
+		l.traceCtl("mod", c.fd, c, 0, want|c.trigger(), err)
 		if err != nil {
 			return err
 		}

@@ -275,7 +275,7 @@ func (l *loop) register(fd int, c *Conn, interest poller.Events) (uint32, error)
 		if c != nil {
 			role = c.role
 		}
-		l.traceCtl("add", fd, c, role, interest, err)
+		l.traceCtl("add", fd, c, role, ctl, err)
 	}
 	if err != nil {
 		return 0, err

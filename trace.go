@@ -44,16 +44,20 @@ func (k TraceKind) String() string {
 // Readiness is a set of readiness conditions as epoll reports them.
 type Readiness uint32
 
-// Readiness conditions, named as in the design note.
+// Readiness conditions, named as in the design note. In a TraceInterest
+// event the set is the interest registered, where ReadyEdge marks an
+// edge-triggered registration (EPOLLET).
 const (
 	ReadyIn    = Readiness(poller.Readable)
+	ReadyPri   = Readiness(poller.Priority) // urgent (TCP) or out-of-band data
 	ReadyOut   = Readiness(poller.Writable)
 	ReadyErr   = Readiness(poller.Error)
 	ReadyHup   = Readiness(poller.Hangup)
 	ReadyRdHup = Readiness(poller.ReadHangup)
+	ReadyEdge  = Readiness(poller.Edge)
 )
 
-// String renders the set as "IN|OUT|RDHUP", or "none".
+// String renders the set as "IN|OUT|RDHUP" (with "ET" for ReadyEdge), or "none".
 func (r Readiness) String() string { return poller.Events(r).String() }
 
 // TCPState is the kernel's TCP state from TCP_INFO.

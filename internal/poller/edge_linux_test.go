@@ -149,3 +149,14 @@ func TestEdgeTriggeredFullSendReportsOutWhenSpaceFrees(t *testing.T) {
 		t.Fatalf("after the peer read everything: %v, want OUT as a new edge", ev)
 	}
 }
+
+// TestEventsStringShowsPriorityAndEdge: traces spell the interest of a TCP
+// connection as registered, urgent data and edge-triggering included.
+func TestEventsStringShowsPriorityAndEdge(t *testing.T) {
+	if got := (Readable | Priority | ReadHangup | Edge).String(); got != "IN|PRI|RDHUP|ET" {
+		t.Fatalf("String = %q, want IN|PRI|RDHUP|ET", got)
+	}
+	if got := Edge.String(); got != "ET" {
+		t.Fatalf("Edge alone = %q, want ET (an interest of nothing but ERR/HUP)", got)
+	}
+}

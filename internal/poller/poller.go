@@ -24,7 +24,7 @@ const (
 
 	// Edge asks for edge-triggered reports (EPOLLET) in Add and Mod: an
 	// event once per new arrival or freed space, not on every wait while
-	// the condition holds. It is never reported, and String omits it.
+	// the condition holds. It is never reported; String shows it as ET.
 	Edge Events = 1 << 31
 )
 
@@ -37,7 +37,7 @@ func (e Events) String() string {
 	for _, f := range []struct {
 		bit  Events
 		name string
-	}{{Readable, "IN"}, {Priority, "PRI"}, {Writable, "OUT"}, {Error, "ERR"}, {Hangup, "HUP"}, {ReadHangup, "RDHUP"}} {
+	}{{Readable, "IN"}, {Priority, "PRI"}, {Writable, "OUT"}, {Error, "ERR"}, {Hangup, "HUP"}, {ReadHangup, "RDHUP"}, {Edge, "ET"}} {
 		if e&f.bit != 0 {
 			parts = append(parts, f.name)
 		}
