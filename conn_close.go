@@ -195,39 +195,40 @@ func (l *loop) lingerCheckOutQueue(c *Conn) {
 // FIN a lingering close is complete; before the flush is done, the FIN only
 // ends reading. An error means the peer is gone: close at once.
 func (l *loop) discardRead(c *Conn) {
-	for i := 0; i < 16; i++ {
-		n, err := sys.Read(c.fd, l.buf)
-		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
-		switch {
-		case n > 0:
-			continue
-		case err == syscall.EAGAIN:
-			return
-		case err != nil:
-			l.closeNow(c, readError(err))
-		case c.lf.has(lLingering):
-			l.closeNow(c, c.closeWhy())
-		default:
-			c.lf.set(lReadEOF)
-			l.updateInterest(c)
-		}
-		return
+	n, err := l.dropInput(c)
+	switch {
+	case n > 0:
+		l.readAgain(c) // 16 buffers and more to come: the rest next round
+	case err == syscall.EAGAIN:
+	case err != nil:
+		l.closeNow(c, readError(err))
+	case c.lf.has(lLingering):
+		l.closeNow(c, c.closeWhy())
+	default:
+		c.lf.set(lReadEOF)
+		l.updateInterest(c)
 	}
-	l.readAgain(c) // 16 reads without EAGAIN: the rest next round
 }
 
-// inputDrained reads and drops what the peer sent after Close, at most 16
-// buffers, and reports whether nothing is left unread: the receive queue is
-// empty (EAGAIN), or the peer finished (EOF) or failed.
-func (l *loop) inputDrained(c *Conn) bool {
-	for i := 0; i < 16; i++ {
+// dropInput reads and drops input after Close, at most 16 buffers, and
+// returns the last read's result: data (more may follow), EAGAIN (nothing
+// left), EOF (0, nil) or an error.
+func (l *loop) dropInput(c *Conn) (int, error) {
+	for i := 0; ; i++ {
 		n, err := sys.Read(c.fd, l.buf)
 		l.trace(TraceRead, c.fd, c, 0, 0, n, err)
-		if n <= 0 || err != nil {
-			return true
+		if n <= 0 || err != nil || i == 15 {
+			return n, err
 		}
 	}
-	return false
+}
+
+// inputDrained drops what the peer sent after Close and reports whether
+// nothing is left unread: the receive queue is empty, or the peer finished
+// (EOF) or failed.
+func (l *loop) inputDrained(c *Conn) bool {
+	n, _ := l.dropInput(c)
+	return n <= 0
 }
 
 // abort closes at once with RST (SO_LINGER 0): pending output is discarded.

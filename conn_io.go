@@ -73,17 +73,16 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 				}
 				return
 			}
-			if drain {
-				continue // the peer is gone: read what it sent before
-			}
-			if n == len(l.buf) && i >= 3 {
+			switch {
+			case drain:
+				continue // FIN, RST or urgent data: read to the end
+			case n < len(l.buf):
+				return // the receive queue was empty (conn_again.go)
+			case i >= 3:
 				// More may be queued: the other ready descriptors get their
 				// turn first, and this one is read again next round.
 				l.readAgain(c)
 				return
-			}
-			if n < len(l.buf) {
-				return // the receive queue was empty (conn_again.go)
 			}
 		case err == syscall.EAGAIN:
 			l.stats.readAgain.Add(1)

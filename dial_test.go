@@ -141,6 +141,22 @@ func TestBlockingDialOnLoopGoroutineFails(t *testing.T) {
 	checkDialError(t, err)
 }
 
+// dialByNameWriting dials ln as "localhost:PORT", so that the name is
+// still being resolved (the connection has no socket yet) when it writes
+// early: the write is buffered until the open.
+func dialByNameWriting(t *testing.T, e *Engine, ln *Listener, h Handler, early string) *Conn {
+	t.Helper()
+	addr := "localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	c, err := e.DialAsync("tcp", addr, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(early)); err != nil {
+		t.Fatalf("Write before open: %v", err)
+	}
+	return c
+}
+
 // TestDialHostnameResolvedOffLoop: a hostname is resolved on its own
 // goroutine, IPv4 first for "tcp" as net.ResolveTCPAddr does, and Write
 // before OnOpen (while the name is still being resolved and the
@@ -148,17 +164,8 @@ func TestBlockingDialOnLoopGoroutineFails(t *testing.T) {
 func TestDialHostnameResolvedOffLoop(t *testing.T) {
 	tl := newTraceLog()
 	e := newEngine(t, Options{Loops: 1, Tracer: tl.record})
-	srv := newDialHandler()
-	ln := listen(t, e, srv, nil)
-	addr := "localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	cli := newDialHandler()
-	c, err := e.DialAsync("tcp", addr, cli, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write([]byte("early")); err != nil {
-		t.Fatalf("Write before open: %v", err)
-	}
+	srv, cli := newDialHandler(), newDialHandler()
+	c := dialByNameWriting(t, e, listen(t, e, srv, nil), cli, "early")
 	recv(t, cli.opened, "OnOpen")
 	conn := tl.await(t, "connect", time.Second, connEv(TraceConnect, c))
 	if a, ok := conn.Addr.(*net.TCPAddr); !ok || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) {

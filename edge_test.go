@@ -4,9 +4,7 @@ package epollnet
 
 import (
 	"bytes"
-	"fmt"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +21,16 @@ type countHandler struct {
 	all  chan struct{}
 	stop func(c *Conn) // called in the first OnData, if set
 	once atomic.Bool
+}
+
+// await fails the test unless the handler gets all it wants soon.
+func (h *countHandler) await(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-h.all:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: the handler got %d of %d bytes, and no more came", what, h.got.Load(), h.want)
+	}
 }
 
 func (h *countHandler) OnData(c *Conn, in []byte) int {
@@ -48,11 +56,7 @@ func TestReadCapReadsAgainNextRound(t *testing.T) {
 	if _, err := c.Write(bytes.Repeat([]byte{'x'}, total)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-h.all:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("the handler got %d of %d bytes sent in one write, and no more came", h.got.Load(), total)
-	}
+	h.await(t, "sent in one write")
 }
 
 // TestPauseInOnDataThenResumeReadsTheRest: PauseRead in OnData after a full
@@ -73,11 +77,7 @@ func TestPauseInOnDataThenResumeReadsTheRest(t *testing.T) {
 	if err := c.ResumeRead(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-h.all:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("after ResumeRead the handler got %d of %d bytes", h.got.Load(), total)
-	}
+	h.await(t, "after ResumeRead")
 }
 
 // TestCloseWithOutputPendingDrainsQueuedInput: Close in OnData with a
@@ -133,17 +133,8 @@ func TestCloseAfterAcknowledgedReplyDrainsInputAndSendsFIN(t *testing.T) {
 // connect's own EPOLLOUT edge is used up, or the early bytes never leave.
 func TestDialWriteAndPauseBeforeOpenFlushes(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1})
-	srv := newDialHandler()
-	ln := listen(t, e, srv, nil)
-	addr := "localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	cli := newDialHandler()
-	c, err := e.DialAsync("tcp", addr, cli, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write([]byte("early")); err != nil {
-		t.Fatalf("Write before open: %v", err)
-	}
+	srv, cli := newDialHandler(), newDialHandler()
+	c := dialByNameWriting(t, e, listen(t, e, srv, nil), cli, "early")
 	if err := c.PauseRead(); err != nil {
 		t.Fatal(err)
 	}
