@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/hdr"
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/hdr"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // runBench is "epollnet bench".

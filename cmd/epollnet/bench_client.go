@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // benchConn is one load-generating connection, and its handler: every

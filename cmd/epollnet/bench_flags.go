@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // benchOptions is the parsed command line of "epollnet bench".

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // TestServeAndBenchUsageErrors: bad command lines exit 2 with a line that

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/hdr"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/hdr"
 )
 
 // benchReport is the result of a run; its JSON form is documented field by

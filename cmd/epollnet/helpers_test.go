@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // checkLeaks fails t if it leaves goroutines or file descriptors behind.

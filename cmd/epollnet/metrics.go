@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/promtext"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/promtext"
 )
 
 // metricsServer serves GET /metrics in the Prometheus text format over

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/promtext"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/promtext"
 )
 
 // scrape fetches url and parses it strictly as the Prometheus text format.

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // traceTarget traces one dial to a server of the user's choosing: connect,

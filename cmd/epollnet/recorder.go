@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // recorder collects the engine's trace (it is Options.Tracer) and the

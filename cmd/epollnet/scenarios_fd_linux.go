@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 	"golang.org/x/sys/unix"
 )
 

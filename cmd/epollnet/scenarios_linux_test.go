@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet/internal/nettest"
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // runScenario runs a scenario and returns its records. Root scenarios

@@ -7,7 +7,7 @@ import (
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/internal/nettest"
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 	"golang.org/x/sys/unix"
 )
 

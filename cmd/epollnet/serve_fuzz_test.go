@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // FuzzHTTPServe feeds the HTTP server's request handling arbitrary bytes,

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // helloBody is the body of every successful response: the "plaintext"

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
 )
 
 // startServe runs "epollnet serve args..." through run, as the program

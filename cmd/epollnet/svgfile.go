@@ -4,7 +4,7 @@ import (
 	"errors"
 	"os"
 
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // writeSVG writes d to path, reporting a failed close: a full disk shows

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // runTrace is "epollnet trace".

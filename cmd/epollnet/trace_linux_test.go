@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // TestTraceDefault runs "epollnet trace" with no arguments, the README's

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/epollnet/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
 )
 
 // traceRun needs epoll: elsewhere there is nothing to trace.
