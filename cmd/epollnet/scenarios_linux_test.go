@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epollnet/epollnet/internal/nettest"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // runScenario runs a scenario and returns its records. Root scenarios

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet"
-	"github.com/epollnet/epollnet/internal/nettest"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
+	"github.com/epollnet/epollnet/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
