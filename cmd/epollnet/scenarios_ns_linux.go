@@ -7,7 +7,7 @@ import (
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/tracefmt"
-	"github.com/epollnet/epollnet/internal/nettest"
+	"github.com/epollnet/epollnet/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,8 +19,8 @@ import (
 // nsListener makes a namespace, with a listener inside it served by the
 // engine, and returns the namespace and the listener's port. The
 // namespace is closed after the engine shut down.
-func nsListener(s *session, mode serverMode) (*nettest.NS, uint16, error) {
-	ns, err := nettest.New()
+func nsListener(s *session, mode serverMode) (*netns.NS, uint16, error) {
+	ns, err := netns.New()
 	if err != nil {
 		return nil, 0, fmt.Errorf("private network namespace: %w", err)
 	}

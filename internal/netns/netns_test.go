@@ -1,12 +1,15 @@
 //go:build linux
 
-package nettest
+package netns_test
 
 import (
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/netns"
+	"github.com/epollnet/epollnet/internal/nettest"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,7 +18,7 @@ import (
 // reachable from inside it only, and that a socket created in Do can be used
 // from the test goroutine afterwards.
 func TestNSIsolated(t *testing.T) {
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	lfd, port := listenIn(t, ns, unix.AF_INET)
 
 	// The test goroutine's thread is in the host namespace.
@@ -55,7 +58,7 @@ func TestNSIsolated(t *testing.T) {
 // own rule shows that undo removes only its rule.
 func TestDropSYNKeepsConnectInProgress(t *testing.T) {
 	t.Parallel()
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	lfd, port := listenIn(t, ns, unix.AF_INET)
 	_, otherPort := listenIn(t, ns, unix.AF_INET)
 	undo, err := ns.DropSYN(port)
@@ -108,7 +111,7 @@ func TestDropSYNKeepsConnectInProgress(t *testing.T) {
 // the server's SYN+ACK retransmission makes it readable.
 func TestDropPureACKClientEstablishedListenerNotReadable(t *testing.T) {
 	t.Parallel()
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	lfd, port := listenIn(t, ns, unix.AF_INET)
 	undo, err := ns.DropPureACK(port)
 	if err != nil {
@@ -145,7 +148,7 @@ func TestDropPureACKClientEstablishedListenerNotReadable(t *testing.T) {
 // at once (KERNEL.md C4).
 func TestDropPureACKLetsDataThrough(t *testing.T) {
 	t.Parallel()
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	lfd, port := listenIn(t, ns, unix.AF_INET)
 	if _, err := ns.DropPureACK(port); err != nil {
 		t.Fatal(err)
@@ -178,7 +181,7 @@ func TestDropPureACKLetsDataThrough(t *testing.T) {
 // and that the port works again after undo.
 func TestRejectTCPResetRefuses(t *testing.T) {
 	t.Parallel()
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	for _, family := range []int{unix.AF_INET, unix.AF_INET6} {
 		t.Run(familyName(family), func(t *testing.T) {
 			_, port := listenOrSkip(t, ns, family)
@@ -218,15 +221,15 @@ func TestRejectTCPResetRefuses(t *testing.T) {
 // (IN|OUT|ERR|HUP|RDHUP). SO_ERROR reports the error in both cases.
 func TestRejectICMP(t *testing.T) {
 	t.Parallel()
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	for _, tc := range []struct {
-		code        ICMPCode
+		code        netns.ICMPCode
 		want, want6 unix.Errno
 	}{
-		{ICMPPortUnreachable, unix.ECONNREFUSED, unix.ECONNREFUSED},
-		{ICMPHostUnreachable, unix.EHOSTUNREACH, unix.EHOSTUNREACH},
-		{ICMPAdminProhibited, unix.EHOSTUNREACH, unix.EACCES},
-		{ICMPNoRoute, unix.ENETUNREACH, unix.ENETUNREACH},
+		{netns.ICMPPortUnreachable, unix.ECONNREFUSED, unix.ECONNREFUSED},
+		{netns.ICMPHostUnreachable, unix.EHOSTUNREACH, unix.EHOSTUNREACH},
+		{netns.ICMPAdminProhibited, unix.EHOSTUNREACH, unix.EACCES},
+		{netns.ICMPNoRoute, unix.ENETUNREACH, unix.ENETUNREACH},
 	} {
 		for _, family := range []int{unix.AF_INET, unix.AF_INET6} {
 			t.Run(tc.code.String()+"/"+familyName(family), func(t *testing.T) {
@@ -265,7 +268,7 @@ func TestRejectICMP(t *testing.T) {
 // back there and leaves the host's value alone, and that sysctls outside
 // net/, which are global, are refused.
 func TestSysctl(t *testing.T) {
-	ns := NewNS(t)
+	ns := nettest.NewNS(t)
 	const name = "net/ipv4/tcp_abort_on_overflow"
 	readHost := func() string {
 		b, err := os.ReadFile("/proc/sys/" + name)

@@ -1,11 +1,14 @@
 //go:build linux
 
-package nettest
+package netns_test
 
 import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/netns"
+	"github.com/epollnet/epollnet/internal/nettest"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,13 +19,13 @@ import (
 // inside the namespace, a rule's undo, and nothing left pinning the
 // namespace once the sockets and the NS are closed.
 func TestNewWorksWithoutTesting(t *testing.T) {
-	NeedRoot(t)
+	nettest.NeedRoot(t)
 	goroutines := runtime.NumGoroutine()
-	ns, err := New()
+	ns, err := netns.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := fdNSID(ns.fd)
+	id, err := fdNSID(netns.FD(ns))
 	if err != nil {
 		t.Fatal(err)
 	}

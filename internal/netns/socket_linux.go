@@ -1,6 +1,6 @@
 //go:build linux
 
-package nettest
+package netns
 
 import (
 	"os"

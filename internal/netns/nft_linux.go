@@ -1,6 +1,6 @@
 //go:build linux
 
-package nettest
+package netns
 
 import (
 	"bytes"
@@ -179,7 +179,7 @@ func (ns *NS) addRule(desc string, match []expr.Any, verdict expr.Any) (func(), 
 		return nil, errClosed
 	}
 	ns.nextID++
-	tag := fmt.Appendf(nil, "epollnet/nettest#%d: %s", ns.nextID, desc)
+	tag := fmt.Appendf(nil, "epollnet/netns#%d: %s", ns.nextID, desc)
 	ns.nft.AddRule(&nftables.Rule{
 		Table:    ns.table,
 		Chain:    ns.chain,
@@ -203,14 +203,19 @@ func (ns *NS) addRule(desc string, match []expr.Any, verdict expr.Any) (func(), 
 
 // undoFunc returns the undo function for the rule with handle. Only the first
 // call deletes; a call after the namespace was closed does nothing, since the
-// rule went with the namespace. Undo reports failure with tb.Errorf, which is
-// safe from any goroutine.
+// rule went with the namespace. A failed undo is reported to the function
+// set with ReportUndoErrors, if any.
 func (ns *NS) undoFunc(handle uint64, desc string) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			if err := ns.delRule(handle); err != nil && ns.tb != nil {
-				ns.tb.Errorf("nettest: undo %q: %v", desc, err)
+			if err := ns.delRule(handle); err != nil {
+				ns.mu.Lock()
+				report := ns.undoErr
+				ns.mu.Unlock()
+				if report != nil {
+					report(desc, err)
+				}
 			}
 		})
 	}

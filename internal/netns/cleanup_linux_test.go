@@ -1,6 +1,6 @@
 //go:build linux
 
-package nettest
+package netns_test
 
 import (
 	"fmt"
@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/netns"
+	"github.com/epollnet/epollnet/internal/nettest"
 
 	"golang.org/x/sys/unix"
 )
@@ -83,16 +86,16 @@ func nsReferences(t testing.TB, id nsID) []string {
 // socket, test socket), no thread left inside it by Do, and no goroutine.
 // It also checks that an undo called after the cleanup does nothing.
 func TestNSCleanupLeavesNoReference(t *testing.T) {
-	NeedRoot(t)
+	nettest.NeedRoot(t)
 	goroutines := runtime.NumGoroutine()
 	var (
 		id   nsID
 		undo func()
 	)
 	t.Run("ns", func(t *testing.T) {
-		ns := NewNS(t)
+		ns := nettest.NewNS(t)
 		var err error
-		if id, err = fdNSID(ns.fd); err != nil {
+		if id, err = fdNSID(netns.FD(ns)); err != nil {
 			t.Fatal(err)
 		}
 		_, port := listenIn(t, ns, unix.AF_INET)
@@ -128,15 +131,15 @@ func TestNSCleanupLeavesNoReference(t *testing.T) {
 // TestDoRunsInNamespace checks that Do's thread is inside the namespace and
 // that the thread is back in the host namespace for the next goroutine.
 func TestDoRunsInNamespace(t *testing.T) {
-	ns := NewNS(t)
-	want, err := fdNSID(ns.fd)
+	ns := nettest.NewNS(t)
+	want, err := fdNSID(netns.FD(ns))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {
 		var got nsID
 		if err := ns.Do(func() error {
-			fd, err := openThreadNetNS()
+			fd, err := netns.OpenThreadNetNS()
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package nettest
+package netns
 
 import (
 	"errors"
@@ -10,15 +10,13 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 )
 
-// errClosed is returned by NS methods called after Close (for NewNS, after
-// the test's cleanup).
-var errClosed = errors.New("nettest: network namespace already closed")
+// errClosed is returned by NS methods called after Close.
+var errClosed = errors.New("netns: network namespace already closed")
 
 // NS is a private network namespace with only the loopback interface, which is
 // up. All of 127.0.0.0/8 and ::1 work on it, and nothing outside the namespace
@@ -31,7 +29,9 @@ var errClosed = errors.New("nettest: network namespace already closed")
 //
 // All methods are safe for concurrent use.
 type NS struct {
-	tb testing.TB // set by NewNS: undo failures are reported to the test
+	// undoErr, if set, hears of a rule undo that failed (nettest reports
+	// it to the test); otherwise such failures are ignored.
+	undoErr func(desc string, err error)
 
 	// mu guards the handles below and serialises nftables batches: the
 	// nftables.Conn buffers messages per connection, so two rule changes
@@ -44,59 +44,8 @@ type NS struct {
 	nextID uint64 // numbers rules so that each can be found again by its user data
 }
 
-var (
-	probeOnce sync.Once
-	probeErr  error
-)
-
-// NeedRoot skips the test unless the process can create a network namespace
-// and program nf_tables in it: it must run as root (euid 0) on a kernel with
-// network namespaces and nf_tables. The first call makes one throwaway
-// namespace to find out; later calls reuse that answer. NewNS calls NeedRoot.
-func NeedRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("nettest: needs root to create a network namespace (euid %d)", os.Geteuid())
-	}
-	probeOnce.Do(func() {
-		ns, err := New()
-		if err == nil {
-			err = ns.Close()
-		}
-		probeErr = err
-	})
-	if probeErr != nil {
-		t.Skipf("nettest: cannot create a network namespace with nftables: %v", probeErr)
-	}
-}
-
-// NewNS creates a private network namespace with loopback up and an empty
-// nftables table (inet epollnet_test, chain input, policy accept) in it. It
-// skips the test through NeedRoot when that is impossible, fails it on any
-// other error, and registers a t.Cleanup that closes every handle the
-// fixture opened. Rule undo functions report failures with t.Errorf.
-//
-// Sockets the test created inside the namespace keep it alive until they are
-// closed; the test must close them (usually in its own t.Cleanup).
-func NewNS(t testing.TB) *NS {
-	t.Helper()
-	NeedRoot(t)
-	ns, err := New()
-	if err != nil {
-		t.Fatalf("nettest: %v", err)
-	}
-	ns.tb = t
-	t.Cleanup(func() {
-		if err := ns.Close(); err != nil {
-			t.Errorf("nettest: closing namespace: %v", err)
-		}
-	})
-	return ns
-}
-
 // New creates a private network namespace with loopback up and an empty
-// nftables table in it, for programs rather than tests (the epollnet CLI's
-// trace scenarios). It needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and a
+// nftables table in it. It needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and a
 // kernel with network namespaces and nf_tables; otherwise it returns the
 // error of the step that failed, such as unshare's EPERM. The caller must
 // Close the NS. Rule undo functions ignore failures: the rules go with the
@@ -153,7 +102,7 @@ func unshareNetNS() (int, error) {
 func inThreadNetNS(enter, f func() error) error {
 	done := make(chan error, 1)
 	go func() {
-		err := errors.New("nettest: f called runtime.Goexit (t.FailNow off the test goroutine?)")
+		err := errors.New("netns: f called runtime.Goexit (t.FailNow off the test goroutine?)")
 		defer func() { done <- err }()
 		err = switchThreadNetNS(enter, f)
 	}()
@@ -265,12 +214,12 @@ func (ns *NS) SetSysctl(name, value string) error {
 	return ns.Do(func() error {
 		f, err := os.OpenFile(p, os.O_WRONLY, 0)
 		if err != nil {
-			return fmt.Errorf("nettest: sysctl %s: %w", name, err)
+			return fmt.Errorf("netns: sysctl %s: %w", name, err)
 		}
 		_, werr := f.WriteString(value)
 		cerr := f.Close()
 		if err := errors.Join(werr, cerr); err != nil {
-			return fmt.Errorf("nettest: sysctl %s=%q: %w", name, value, err)
+			return fmt.Errorf("netns: sysctl %s=%q: %w", name, value, err)
 		}
 		return nil
 	})
@@ -288,7 +237,7 @@ func (ns *NS) Sysctl(name string) (string, error) {
 		v, err = os.ReadFile(p)
 		return err
 	}); err != nil {
-		return "", fmt.Errorf("nettest: sysctl %s: %w", name, err)
+		return "", fmt.Errorf("netns: sysctl %s: %w", name, err)
 	}
 	return strings.TrimSpace(string(v)), nil
 }
@@ -301,7 +250,7 @@ func sysctlPath(name string) (string, error) {
 		rel = strings.ReplaceAll(rel, ".", "/") // sysctl(8) spelling
 	}
 	if path.Clean(rel) != rel || !strings.HasPrefix(rel, "net/") {
-		return "", fmt.Errorf("nettest: sysctl %q: only names under net/ are per network namespace", name)
+		return "", fmt.Errorf("netns: sysctl %q: only names under net/ are per network namespace", name)
 	}
 	return "/proc/sys/" + rel, nil
 }
@@ -328,4 +277,13 @@ func (ns *NS) Close() error {
 	}
 	ns.fd = -1
 	return errs
+}
+
+// ReportUndoErrors makes f hear of every rule undo that fails from now on
+// (a test fixture reports them to its test). Call it before handing out
+// undo functions; f must be safe to call from any goroutine.
+func (ns *NS) ReportUndoErrors(f func(desc string, err error)) {
+	ns.mu.Lock()
+	ns.undoErr = f
+	ns.mu.Unlock()
 }

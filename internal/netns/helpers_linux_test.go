@@ -1,12 +1,14 @@
 //go:build linux
 
-package nettest
+package netns_test
 
 import (
 	"errors"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/netns"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,7 +95,7 @@ func connect(family int, port uint16) (int, error) {
 }
 
 // listenIn creates a listener inside ns, closed when the test ends.
-func listenIn(t testing.TB, ns *NS, family int) (fd int, port uint16) {
+func listenIn(t testing.TB, ns *netns.NS, family int) (fd int, port uint16) {
 	t.Helper()
 	if err := ns.Do(func() (err error) {
 		fd, port, err = listen(family)
@@ -107,7 +109,7 @@ func listenIn(t testing.TB, ns *NS, family int) (fd int, port uint16) {
 
 // listenOrSkip is listenIn for families that may be missing: it skips the
 // test when the namespace has no ::1 (IPv6 disabled).
-func listenOrSkip(t testing.TB, ns *NS, family int) (int, uint16) {
+func listenOrSkip(t testing.TB, ns *netns.NS, family int) (int, uint16) {
 	t.Helper()
 	var fd int
 	var port uint16
@@ -127,7 +129,7 @@ func listenOrSkip(t testing.TB, ns *NS, family int) (int, uint16) {
 
 // connectIn starts a non-blocking connect inside ns; the socket is closed
 // when the test ends.
-func connectIn(t testing.TB, ns *NS, family int, port uint16) int {
+func connectIn(t testing.TB, ns *netns.NS, family int, port uint16) int {
 	t.Helper()
 	var fd int
 	if err := ns.Do(func() (err error) {
