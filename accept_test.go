@@ -111,7 +111,7 @@ func TestDataBeforeAcceptIsDelivered(t *testing.T) {
 	release := blockLoop(e, 0)
 	c := dialTCP(t, ln)
 	c.Write([]byte("early"))
-	c.CloseWrite() // data and FIN both queued before accept (KERNEL.md C5)
+	c.CloseWrite() // data and FIN both queued before accept: readable at once
 	release()
 	recv(t, r.eof, "OnReadEOF")
 	if string(r.bytes()) != "early" {
@@ -323,7 +323,8 @@ func TestAcceptEMFILEDoesNotSpin(t *testing.T) {
 	}
 	t.Logf("while exhausted for 300 ms: %d wake-ups, %d ms CPU, %d pauses", wakeups, cpuMS, pauses)
 	// A level-triggered loop that spins makes 60k-190k wake-ups in 200 ms
-	// (KERNEL.md §2.8); pausing with a 50 ms retry makes about a dozen.
+	// (see docs/kernel.md, "EMFILE on accept and the wake-up storm");
+	// pausing with a 50 ms retry makes about a dozen.
 	if wakeups > 100 || pauses < 1 || accepted != 1 {
 		t.Fatalf("wakeups=%d pauses=%d accepted=%d", wakeups, pauses, accepted)
 	}

@@ -15,15 +15,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Claims C1-C9 of the design note, as KERNEL.md §1 judges them, checked
-// through the engine. Quiet windows are 300 ms (200 ms for idle sockets);
-// the kernel's first SYN and SYN+ACK retransmissions come after 1 s.
+// The basic behaviour of non-blocking connect, accept, listen, send and recv
+// under epoll, checked through the engine: one test per behaviour, each
+// described in docs/kernel.md. Quiet windows are 300 ms (200 ms for idle
+// sockets); the kernel's first SYN and SYN+ACK retransmissions come after
+// 1 s.
 
 const quietWindow = 300 * time.Millisecond
 
-// TestConnectReturnsEINPROGRESS pins C1: a non-blocking TCP connect
+// TestConnectReturnsEINPROGRESS pins that a non-blocking TCP connect
 // returns EINPROGRESS, even on loopback where the handshake has already
-// finished when connect() returns, so the engine waits for the event.
+// finished when connect() returns, so the engine waits for the event (see
+// docs/kernel.md, "connect returns EINPROGRESS, even on loopback").
 func TestConnectReturnsEINPROGRESS(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
@@ -41,9 +44,10 @@ func TestConnectReturnsEINPROGRESS(t *testing.T) {
 	}
 }
 
-// TestNoWritabilityWhileSYNsDropped pins C2: while the SYNs are lost the
+// TestNoWritabilityWhileSYNsDropped pins that while the SYNs are lost the
 // socket stays in SYN_SENT with no epoll event at all, and once they get
-// through the connect completes at the next SYN retransmission (~1 s).
+// through the connect completes at the next SYN retransmission (~1 s) (see
+// docs/kernel.md, "No writability while SYNs are lost").
 func TestNoWritabilityWhileSYNsDropped(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
@@ -69,8 +73,10 @@ func TestNoWritabilityWhileSYNsDropped(t *testing.T) {
 	recv(t, cli.opened, "client OnOpen")
 }
 
-// TestConnectCompletionReportsOUTAndSOErrorZero pins C3: completion is
-// EPOLLOUT with SO_ERROR 0, read exactly once, and data can be sent.
+// TestConnectCompletionReportsOUTAndSOErrorZero pins that a successful
+// connect reports EPOLLOUT with SO_ERROR 0, read exactly once, and that data
+// can then be sent (see docs/kernel.md, "EPOLLOUT is not success: read
+// SO_ERROR once").
 func TestConnectCompletionReportsOUTAndSOErrorZero(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
@@ -98,11 +104,14 @@ func TestConnectCompletionReportsOUTAndSOErrorZero(t *testing.T) {
 	}
 }
 
-// TestListenerReadableOnlyAfterFinalACK pins C4, where the note's diagram
-// is wrong: with the client's final ACK dropped, the client reports
-// EPOLLOUT (ESTABLISHED) at once, but the listener stays unreadable; it
-// fires only when an ACK gets through, here the answer to the server's
-// SYN+ACK retransmission ~1 s after the first (KERNEL.md §2.4).
+// TestListenerReadableOnlyAfterFinalACK pins that the listener becomes
+// readable only on the final ACK, not when the server sends its SYN+ACK, as
+// a common picture of the handshake has it: with the client's final ACK
+// dropped, the client reports EPOLLOUT (ESTABLISHED) at once, but the
+// listener stays unreadable; it fires only when an ACK gets through, here
+// the answer to the server's SYN+ACK retransmission ~1 s after the first
+// (see docs/kernel.md, "The listener fires on the final ACK, not at
+// SYN+ACK").
 func TestListenerReadableOnlyAfterFinalACK(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
@@ -129,10 +138,10 @@ func TestListenerReadableOnlyAfterFinalACK(t *testing.T) {
 	t.Logf("client open at %v, listener readable %v later", open.Time, lready.Time-open.Time)
 }
 
-// TestFirstDataCompletesHandshakeWhenFinalACKLost pins the rest of C4: a
-// data segment carries the ACK too, so with pure ACKs still dropped the
-// listener fires as soon as the client sends, and the accepted socket
-// already holds the data (KERNEL.md §2.4).
+// TestFirstDataCompletesHandshakeWhenFinalACKLost pins that a data segment
+// carries the ACK too, so with pure ACKs still dropped the listener fires as
+// soon as the client sends, and the accepted socket already holds the data
+// (see docs/kernel.md, "First data can complete the handshake").
 func TestFirstDataCompletesHandshakeWhenFinalACKLost(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
@@ -146,9 +155,10 @@ func TestFirstDataCompletesHandshakeWhenFinalACKLost(t *testing.T) {
 	expectListenerFiresOnData(t, env.tl, lfd, c, srv, "x")
 }
 
-// TestAcceptedSocketWritableNotReadableUntilData pins C5 for a silent
-// client: the accepted socket is writable at once and not readable, and
-// becomes readable when the client sends.
+// TestAcceptedSocketWritableNotReadableUntilData pins, for a silent client,
+// that the accepted socket is writable at once and not readable, and
+// becomes readable when the client sends (see docs/kernel.md, "New sockets
+// are writable, and readable only when something arrived").
 func TestAcceptedSocketWritableNotReadableUntilData(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
@@ -171,9 +181,10 @@ func TestAcceptedSocketWritableNotReadableUntilData(t *testing.T) {
 	}
 }
 
-// TestDialedSocketWritableNotReadableUntilData pins C6, the same on the
-// client: after the connect, writable and not readable until the server
-// sends (measured by the probes with the roles reversed, §2.9).
+// TestDialedSocketWritableNotReadableUntilData pins the same on the client:
+// after the connect the socket is writable and not readable until the
+// server sends; TCP treats both ends alike (see docs/kernel.md, "New
+// sockets are writable, and readable only when something arrived").
 func TestDialedSocketWritableNotReadableUntilData(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
@@ -189,9 +200,10 @@ func TestDialedSocketWritableNotReadableUntilData(t *testing.T) {
 	expectReadableOnlyOnData(t, env.tl, c, connEv(TraceReady, c).and(after(open)), a, cli, "s")
 }
 
-// TestEAGAINOnEmptyAcceptAndRecv pins C7: accept4 on an empty queue gives
+// TestEAGAINOnEmptyAcceptAndRecv pins that accept4 on an empty queue gives
 // EAGAIN (the engine accepts until it does) and so does recv on a socket
-// with nothing to read.
+// with nothing to read (see docs/kernel.md, "EAGAIN on send, recv and
+// accept").
 func TestEAGAINOnEmptyAcceptAndRecv(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
@@ -209,9 +221,10 @@ func TestEAGAINOnEmptyAcceptAndRecv(t *testing.T) {
 	}
 }
 
-// TestListenNeverBlocksOrReturnsEINPROGRESS pins C8: listen() on a
+// TestListenNeverBlocksOrReturnsEINPROGRESS pins that listen() on a
 // non-blocking socket returns 0 at once, also when called again to change
-// the backlog, and no server-side call reports EINPROGRESS.
+// the backlog, and that no server-side call reports EINPROGRESS (see
+// docs/kernel.md, "listen never blocks").
 func TestListenNeverBlocksOrReturnsEINPROGRESS(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	var first, again time.Duration
@@ -254,9 +267,11 @@ func TestListenNeverBlocksOrReturnsEINPROGRESS(t *testing.T) {
 	}
 }
 
-// TestBlockingAndNonBlockingModesIndependent pins C9: a blocking client
-// (connect returns 0) works against the engine's listener, and the
-// engine's non-blocking dial works against a blocking accept().
+// TestBlockingAndNonBlockingModesIndependent pins that the two ends'
+// blocking modes are independent: a blocking client (connect returns 0)
+// works against the engine's listener, and the engine's non-blocking dial
+// works against a blocking accept() (see docs/kernel.md, "accept does not
+// inherit O_NONBLOCK").
 func TestBlockingAndNonBlockingModesIndependent(t *testing.T) {
 	t.Run("BlockingClientEngineServer", func(t *testing.T) {
 		env := newNSEnv(t, Options{})
@@ -347,8 +362,9 @@ func blockingListen(t *testing.T, env *nsEnv) (int, string) {
 }
 
 // blockingServeOne accepts one connection with plain, blocking accept()
-// and echoes it until EOF. accept() does not inherit O_NONBLOCK anyway
-// (KERNEL.md C9); here the listener is blocking too.
+// and echoes it until EOF. accept() does not inherit O_NONBLOCK anyway, so
+// the accepted socket is blocking whatever the listener; here the listener
+// is blocking too.
 func blockingServeOne(lfd int) error {
 	fd, _, err := unix.Accept(lfd)
 	if err != nil {

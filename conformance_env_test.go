@@ -19,7 +19,8 @@ import (
 )
 
 // The conformance suite checks the engine against the kernel behaviour it
-// is built on (KERNEL.md §1, §2): each test runs the engine against real
+// is built on (docs/kernel.md describes each behaviour and names its
+// tests): each test runs the engine against real
 // sockets in a private network namespace with nftables rules, and asserts
 // through the engine's own trace (Options.Tracer) and handler callbacks.
 // This file holds the shared fixture.
@@ -385,7 +386,9 @@ func dialErrorShape(err error) error {
 
 // expectListenerFiresOnData checks that the listener lfd stays quiet until
 // the client c sends msg, then fires at once and the server receives msg:
-// what a lost final ACK (C4) and TCP_DEFER_ACCEPT (§2.6) have in common.
+// what a lost final ACK and TCP_DEFER_ACCEPT have in common (see
+// docs/kernel.md, "First data can complete the handshake" and
+// "TCP_DEFER_ACCEPT").
 func expectListenerFiresOnData(t *testing.T, tl *traceLog, lfd int, c *Conn, srv *dialHandler, msg string) {
 	t.Helper()
 	tl.quiet(t, "listener readiness before data", quietWindow, lnEv(TraceReady, lfd))
@@ -405,7 +408,8 @@ func expectListenerFiresOnData(t *testing.T, tl *traceLog, lfd int, c *Conn, srv
 
 // expectReadableOnlyOnData checks that c reports no readiness (matching
 // quiet) while its peer is silent, and IN once the peer writes msg, which
-// h then receives: C5 on the accepted side, C6 on the dialed side.
+// h then receives: a new socket, accepted or dialed, is readable only when
+// something arrived.
 func expectReadableOnlyOnData(t *testing.T, tl *traceLog, c *Conn, quiet match, peer *Conn, h *dialHandler, msg string) {
 	t.Helper()
 	tl.quiet(t, "readiness while the peer is silent", 200*time.Millisecond, quiet)

@@ -16,8 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// What the design note leaves out (KERNEL.md §2), checked through the
-// engine: failed connects, deadlines, full backlogs, TCP_DEFER_ACCEPT.
+// The kernel behaviours around failures and queues, checked through the
+// engine: failed connects, deadlines, full backlogs, TCP_DEFER_ACCEPT. Each
+// is described in docs/kernel.md.
 
 // expectDialFailure waits for the dial's OnClose and checks the error's
 // shape, errno and class, and that OnOpen never ran.
@@ -40,7 +41,8 @@ func expectDialFailure(t *testing.T, h *dialHandler, errno error, class ErrorCla
 // TestConnectRefusedReportsSOError: a refused connect still returns
 // EINPROGRESS, then reports IN|OUT|ERR|HUP (here OUT|ERR|HUP, the engine
 // asks for OUT only) with SO_ERROR ECONNREFUSED, read once; a firewall's
-// "reject with tcp reset" looks the same (KERNEL.md §2.1, §2.2).
+// "reject with tcp reset" looks the same (see docs/kernel.md, "A refused
+// connect").
 func TestConnectRefusedReportsSOError(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -81,7 +83,8 @@ func TestConnectRefusedReportsSOError(t *testing.T) {
 // TestICMPRejectFailsDialAtOnce: over IPv4 an ICMP reject reports EPOLLERR
 // alone, without OUT, while the socket is still in SYN_SENT, for about a
 // second. A loop waiting for EPOLLOUT would miss it; the engine reads
-// SO_ERROR on any event and fails the dial at once (KERNEL.md §2.2, §3.2).
+// SO_ERROR on any event and fails the dial at once (see docs/kernel.md,
+// "An ICMP-rejected connect").
 func TestICMPRejectFailsDialAtOnce(t *testing.T) {
 	for _, tc := range []struct {
 		code  nettest.ICMPCode
@@ -134,7 +137,8 @@ func TestICMPv6AdminProhibitedIsEACCES(t *testing.T) {
 
 // TestBlackholedDialTimesOutAndClosesSocket: with SYNs dropped the kernel
 // would wait ~134 s; the engine's deadline closes the socket, the error is
-// a timeout, and no descriptor is left (KERNEL.md §2.3, §3.3).
+// a timeout, and no descriptor is left (see docs/kernel.md, "A blackholed
+// connect").
 func TestBlackholedDialTimesOutAndClosesSocket(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
@@ -168,7 +172,8 @@ func TestBlackholedDialTimesOutAndClosesSocket(t *testing.T) {
 
 // TestKernelConnectTimeoutIsTimeout: when the kernel gives up first
 // (TCP_USER_TIMEOUT, set through DialConfig.Socket), SO_ERROR is ETIMEDOUT
-// and the error is a timeout too (KERNEL.md §2.3).
+// and the error is a timeout too (see docs/kernel.md, "A blackholed
+// connect").
 func TestKernelConnectTimeoutIsTimeout(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
@@ -238,7 +243,8 @@ func TestDialContextEndsDial(t *testing.T) {
 // TestFullBacklogDelaysConnectNotError: listen(fd, 1) queues 2; a 3rd
 // client's SYN is dropped without an RST, so it stays in SYN_SENT with no
 // event, and once a slot frees it connects at its next SYN retransmission:
-// a whole-second latency, not an error (KERNEL.md §2.5).
+// a whole-second latency, not an error (see docs/kernel.md, "A full
+// backlog drops SYNs silently").
 func TestFullBacklogDelaysConnectNotError(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	lfd, addr := env.rawListen(t, unix.AF_INET, 1)
@@ -269,7 +275,8 @@ func TestFullBacklogDelaysConnectNotError(t *testing.T) {
 
 // TestDeferAcceptListenerFiresOnlyOnData: with TCP_DEFER_ACCEPT the
 // client is connected at once but the listener fires only when its data
-// arrives, and the accepted socket already holds it (KERNEL.md §2.6).
+// arrives, and the accepted socket already holds it (see docs/kernel.md,
+// "TCP_DEFER_ACCEPT").
 // Loopback suffices: nothing needs to be dropped.
 func TestDeferAcceptListenerFiresOnlyOnData(t *testing.T) {
 	tl := newTraceLog()
@@ -291,8 +298,9 @@ func TestDeferAcceptListenerFiresOnlyOnData(t *testing.T) {
 // TestImmediateConnectErrorIsDeliveredAsync: connect() can fail at once
 // (ENETUNREACH: the namespace has no route off loopback); the failure is
 // still reported from the loop, after DialAsync returned, even when
-// DialAsync is called on that very loop (KERNEL.md §3.1, STYLE: never call
-// back inside the caller's call).
+// DialAsync is called on that very loop: the engine never calls a handler
+// back from inside the caller's own call. (docs/kernel.md, "connect returns
+// EINPROGRESS, even on loopback", lists connect's other results.)
 func TestImmediateConnectErrorIsDeliveredAsync(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	cli := newDialHandler()

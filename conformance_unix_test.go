@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// AF_UNIX stream sockets never report EINPROGRESS (KERNEL.md §2.7). These
+// AF_UNIX stream sockets never report EINPROGRESS: connect returns 0, or
+// EAGAIN when the listener's backlog is full (see docs/kernel.md, "AF_UNIX
+// connect returns 0 or EAGAIN"). These
 // tests need neither root nor a namespace: the address is a file.
 
 // unixEnv is an engine with a traced single loop and a Unix listener that

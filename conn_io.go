@@ -54,7 +54,7 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 
 // read reads once, or until EAGAIN, EOF or an error when the event says the
 // peer is gone: data that arrived before a FIN or RST is delivered before
-// the close (KERNEL.md §2.9, §3.14).
+// the close (see docs/kernel.md, "Peer shutdown, close and reset").
 func (l *loop) read(c *Conn, ev poller.Events) {
 	// After a FIN or RST, or with urgent data pending (a TCP read stops
 	// short at the urgent mark, though more follows), read to the end.

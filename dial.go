@@ -11,7 +11,8 @@ import (
 type DialConfig struct {
 	// Timeout bounds the whole dial, name resolution included; the loop's
 	// timer closes the socket when it passes, because the kernel alone
-	// waits about 134 s on a blackholed address (KERNEL.md §2.3, §3.3).
+	// waits about 134 s on a blackholed address (see docs/kernel.md, "A
+	// blackholed connect").
 	// The dial then fails with a net.Error whose Timeout reports true.
 	// Default: 10 s.
 	Timeout time.Duration
@@ -31,7 +32,8 @@ type DialConfig struct {
 	// FastOpen sets TCP_FASTOPEN_CONNECT. Once the kernel holds a cookie
 	// for the server, connect() returns 0 while the socket is still in
 	// SYN_SENT and the SYN leaves with the first write, carrying its data
-	// (KERNEL.md C1, §2.1). OnOpen therefore runs before the server was
+	// (see docs/kernel.md, "TCP Fast Open: connect returns 0 before the
+	// handshake"). OnOpen therefore runs before the server was
 	// reached: use it only for protocols where the client speaks first, and
 	// expect a refused or unreachable server to show up as the close reason
 	// of the open connection rather than as a dial error. Without a cookie

@@ -52,7 +52,8 @@ func (l *loop) startDial(c *Conn) {
 }
 
 // dialSocket creates the socket, by DialConfig.Socket if set. SOCK_NONBLOCK
-// and SOCK_CLOEXEC are set atomically by default (KERNEL.md §3.1), and
+// and SOCK_CLOEXEC are set atomically by default, so an exec in another
+// thread cannot leak it to a child between two system calls, and
 // enforced on a socket the caller made.
 func (l *loop) dialSocket(c *Conn) (int, error) {
 	family := sys.Family(c.x.dial.addr)
@@ -111,7 +112,8 @@ func (l *loop) configureDial(c *Conn) error {
 	return nil
 }
 
-// connect calls connect(2) and acts on its result (KERNEL.md §3.1):
+// connect calls connect(2) and acts on each of its results (see
+// docs/kernel.md, "connect returns EINPROGRESS, even on loopback"):
 // 0 is connected (AF_UNIX, or TCP Fast Open with a cookie); EINPROGRESS
 // waits for any event; EAGAIN on AF_UNIX is a full backlog with no event to
 // come; anything else fails the dial.
@@ -132,8 +134,9 @@ func (l *loop) connect(c *Conn) {
 // unixBacklogFull handles EAGAIN from an AF_UNIX connect: the listener's
 // backlog is full. It is not "in progress": no completion event ever
 // comes, and the still unconnected socket reports OUT|HUP, which epoll
-// repeats on every wait for a level-triggered registration (KERNEL.md
-// §2.7) and never again for an edge-triggered one. So the
+// repeats on every wait for a level-triggered registration and never again
+// for an edge-triggered one (see docs/kernel.md, "AF_UNIX connect returns 0
+// or EAGAIN"). So the
 // descriptor leaves epoll (parked, still in the loop's table, so shutdown
 // finds it) and connect is retried on the loop's timer, backing off from
 // 1 ms to 100 ms, until it returns 0 or the dial deadline passes.
@@ -149,7 +152,8 @@ func (l *loop) unixBacklogFull(c *Conn) {
 // connectEvent handles any event on a connecting socket: EPOLLOUT,
 // EPOLLERR or EPOLLHUP. EPOLLOUT is not success (a refused connect reports
 // IN|OUT|ERR|HUP too) and an ICMP reject reports EPOLLERR alone, so every
-// event reads SO_ERROR, once, because reading clears it (KERNEL.md §3.2).
+// event reads SO_ERROR, once, because reading clears it (see
+// docs/kernel.md, "EPOLLOUT is not success: read SO_ERROR once").
 // A zero SO_ERROR is confirmed with getpeername.
 func (l *loop) connectEvent(c *Conn, ev poller.Events) {
 	soerr, err := sys.SocketError(c.fd)
@@ -246,8 +250,9 @@ func (l *loop) openInterest(c *Conn) error {
 
 // dialFailed reports a failed dial once, through OnClose and to a waiting
 // Dial, as a *net.OpError that names the address and the system call. The
-// socket, if any, is deregistered and closed first (KERNEL.md §3.4: a
-// failed socket is never reused).
+// socket, if any, is deregistered and closed first: a failed socket is
+// never reused, since connect on it again gives ECONNABORTED (see
+// docs/kernel.md, "A failed socket is not reused").
 func (l *loop) dialFailed(c *Conn, err error) {
 	if c.state != stateConnecting {
 		return

@@ -284,9 +284,10 @@ func TestDialLocalAddrBindsWithoutReservingPort(t *testing.T) {
 }
 
 // TestDialFastOpenConnectReturnsZero: with a cached cookie, connect()
-// with TCP_FASTOPEN_CONNECT returns 0 while still in SYN_SENT (KERNEL.md C1,
-// §2.1); the engine opens the connection at once and the first write
-// carries the SYN.
+// with TCP_FASTOPEN_CONNECT returns 0 while still in SYN_SENT (see
+// docs/kernel.md, "TCP Fast Open: connect returns 0 before the handshake");
+// the engine opens the connection at once and the first write carries the
+// SYN.
 func TestDialFastOpenConnectReturnsZero(t *testing.T) {
 	env := newNSEnv(t, Options{})
 	if err := env.ns.SetSysctl("net/ipv4/tcp_fastopen", "3"); err != nil {

@@ -31,7 +31,8 @@ import (
 
 // errDialTimeout is the close reason of a dial whose deadline passed: the
 // loop's timer closed the socket, because on a blackholed address the kernel
-// alone waits about 134 s (KERNEL.md §2.3, §3.3).
+// alone waits about 134 s before it gives up with ETIMEDOUT (see
+// docs/kernel.md, "A blackholed connect").
 var errDialTimeout error = &timeoutError{"epollnet: dial timeout"}
 
 // errDialOnLoop is returned by the blocking Dial called from a handler.
@@ -54,12 +55,14 @@ const (
 	// ClassRefused: nobody listens there. ECONNREFUSED, from an RST
 	// answering the SYN (closed port, nft "reject with tcp reset") or from
 	// ICMP port unreachable; for Unix sockets also ENOENT from connect (no
-	// socket file) (KERNEL.md §2.1, §2.2, §2.7).
+	// socket file) (see docs/kernel.md, "A refused connect", "An
+	// ICMP-rejected connect" and "AF_UNIX connect returns 0 or EAGAIN").
 	ClassRefused
 	// ClassTimeout: the dial deadline passed, Dial's context deadline
 	// passed, the kernel gave up (ETIMEDOUT, after TCP_SYNCNT or
 	// TCP_USER_TIMEOUT), or any other net.Error whose Timeout reports true,
-	// such as ErrIdleTimeout and ErrReadTimeout (KERNEL.md §2.3).
+	// such as ErrIdleTimeout and ErrReadTimeout (see docs/kernel.md, "A
+	// blackholed connect").
 	ClassTimeout
 	// ClassUnreachable: no route or an ICMP error other than port
 	// unreachable. EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN,
@@ -69,7 +72,8 @@ const (
 	// ClassReset: the connection was reset or aborted: ECONNRESET,
 	// ECONNABORTED, EPIPE, or a reason matching ErrPeerReset. A connection
 	// the client already reported open can end this way when the server's
-	// accept queue overflowed with tcp_abort_on_overflow=1 (KERNEL.md §2.5).
+	// accept queue overflowed with tcp_abort_on_overflow=1 (see
+	// docs/kernel.md, "A full backlog drops SYNs silently").
 	ClassReset
 	// ClassCanceled: Dial's context was canceled.
 	ClassCanceled

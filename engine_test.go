@@ -187,7 +187,8 @@ func TestPeerResetReportedAsReset(t *testing.T) {
 	if !errors.Is(err, ErrPeerReset) || !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("reason %v, want ErrPeerReset and ECONNRESET", err)
 	}
-	// Data that arrived before the RST is delivered first (KERNEL.md §2.9).
+	// Data that arrived before the RST is delivered first (see
+	// docs/kernel.md, "Peer shutdown, close and reset").
 	if string(r.bytes()) != "last words" {
 		t.Fatalf("data before RST: %q", r.bytes())
 	}

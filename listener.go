@@ -114,7 +114,8 @@ func resolveListen(network, address string) (net.Addr, error) {
 }
 
 // listenSocket creates, binds and listens one socket. listen() never blocks
-// and never reports EINPROGRESS (KERNEL.md C8).
+// and never reports EINPROGRESS: it only sets the socket's state, nothing
+// goes on the wire (see docs/kernel.md, "listen never blocks").
 func listenSocket(network string, addr net.Addr, cfg *ListenConfig) (int, error) {
 	fd, err := sys.Socket(sys.Family(addr), sys.SOCK_STREAM, 0)
 	if err != nil {
@@ -162,7 +163,9 @@ func deferSeconds(d time.Duration) int { return int((d + time.Second - 1) / time
 
 // addListener registers a listening descriptor on this loop. The listener
 // is level-triggered: a batch that stops before EAGAIN, or an EMFILE, leaves
-// it readable and nothing is stranded (KERNEL.md §2.10).
+// it readable and nothing is stranded, where an edge-triggered listener
+// would report no new event until the next client arrived (see
+// docs/kernel.md, "Edge- versus level-triggered listener").
 func (l *loop) addListener(lh *lnHandle) {
 	if l.stop {
 		l.closeListenerFD(lh)
@@ -214,7 +217,9 @@ func (l *loop) closeListenerFD(lh *lnHandle) {
 
 // acceptEvent accepts up to AcceptBatch connections with accept4 until
 // EAGAIN. Errors that concern only the connection being accepted are
-// skipped; resource exhaustion pauses the listener (KERNEL.md §3.8, §3.9).
+// skipped; resource exhaustion pauses the listener (see docs/kernel.md,
+// "accept errors that concern one connection" and "EMFILE on accept and the
+// wake-up storm").
 func (l *loop) acceptEvent(lh *lnHandle) {
 	for i := 0; i < l.opts.AcceptBatch; i++ {
 		if lh.ln.atCap() {
@@ -274,7 +279,8 @@ func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
 // pauseListener silences a listener whose accept hit EMFILE and friends.
 // The connection stays in the kernel's queue; level-triggered epoll would
 // report the listener on every wait and the loop would spin at 100% CPU
-// (60k-190k wake-ups in 200 ms, KERNEL.md §2.8). It is re-armed after
+// (60k-190k wake-ups in 200 ms in our measurements; see docs/kernel.md,
+// "EMFILE on accept and the wake-up storm"). It is re-armed after
 // AcceptRetryDelay, or sooner when a connection of this loop closes.
 func (l *loop) pauseListener(lh *lnHandle) {
 	if lh.paused {

@@ -287,7 +287,9 @@ func (l *loop) register(fd int, c *Conn, interest poller.Events) (uint32, error)
 
 // unregister removes fd from epoll before it is closed. close() alone would
 // leave the registration alive if the descriptor had been dup'ed or passed
-// to a child (KERNEL.md §3.18).
+// to a child: epoll watches the open file description, not the descriptor
+// number (see docs/kernel.md, "epoll watches the open file, not the
+// descriptor").
 func (l *loop) unregister(fd int) {
 	err := l.p.Del(fd)
 	if l.opts.Tracer != nil {
@@ -371,7 +373,8 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 
 // open registers c and calls OnOpen. EPOLL_CTL_ADD reports the socket's
 // current state, so data, a FIN or an RST that arrived before accept are
-// seen at the next wait (KERNEL.md C5, §3.10).
+// seen at the next wait (see docs/kernel.md, "EPOLL_CTL_ADD reports current
+// readiness").
 func (l *loop) open(c *Conn) error {
 	c.interest = c.readInterest()
 	gen, err := l.register(c.fd, c, c.interest)

@@ -24,15 +24,17 @@ import (
 // address from the header; the bytes that followed the header are passed to
 // OnData next. A connection whose header is malformed, incomplete when
 // HeaderTimeout expires, or cut short by the peer is aborted with an RST,
-// as §2.1 of the specification asks. The handler is never told about it:
-// neither OnOpen nor OnClose is called, since it never opened. Each such
-// connection increments LoopStats.ProxyRejected and is reported to
-// OnReject.
+// since the specification requires the receiver to abort the connection on
+// any sequence that does not exactly match the protocol. The handler is
+// never told about it: neither OnOpen nor OnClose is called, since it never
+// opened. Each such connection increments LoopStats.ProxyRejected and is
+// reported to OnReject.
 type ProxyConfig struct {
 	// Trusted lists the networks of the proxies allowed to send a header.
 	// "A receiver must never accept a PROXY header from an untrusted
-	// source" (§5): connections from any other address are refused with an
-	// RST right after accept4, unless AllowUntrusted is set. Required for
+	// source", as the specification's security considerations say:
+	// connections from any other address are refused with an RST right
+	// after accept4, unless AllowUntrusted is set. Required for
 	// TCP listeners; on Unix-socket listeners every peer is trusted, since
 	// the socket file's permissions decide who may connect.
 	Trusted []netip.Prefix
@@ -44,12 +46,13 @@ type ProxyConfig struct {
 	AllowUntrusted bool
 
 	// HeaderTimeout is how long a connection may take to deliver its
-	// complete header after it was accepted. §2 suggests "at least 3
-	// seconds to cover a TCP retransmit". Default: 5 s.
+	// complete header after it was accepted. The specification suggests
+	// waiting "at least 3 seconds to cover a TCP retransmit". Default: 5 s.
 	HeaderTimeout time.Duration
 
 	// DisableV1 and DisableV2 refuse headers of that version. By default
-	// both are accepted, as §2 recommends for version 2 receivers.
+	// both are accepted, as the specification recommends for receivers
+	// that implement version 2.
 	DisableV1, DisableV2 bool
 
 	// OnReject, if set, is called on the loop goroutine after a connection
@@ -227,8 +230,9 @@ func (l *loop) proxyStart(c *Conn) {
 }
 
 // proxyDeliver takes the data read while the header is awaited, in place of
-// OnData. The parser is incremental (§2: "the receiver may be tolerant to
-// partial headers"): pieces are kept until the header is complete.
+// OnData. The parser is incremental (the specification allows it: "the
+// receiver may be tolerant to partial headers"): pieces are kept until the
+// header is complete.
 func (l *loop) proxyDeliver(c *Conn, data []byte) {
 	ps := c.proxyStateOf()
 	w := ps.wait

@@ -14,7 +14,7 @@ type ProxyHeader struct {
 
 	// Local is true for a version 2 LOCAL command: the proxy opened the
 	// connection itself, typically for a health check, and the real
-	// endpoints apply (§2.2).
+	// endpoints apply.
 	Local bool
 
 	// Network is the client connection's transport: "tcp4", "tcp6",
@@ -32,20 +32,21 @@ type ProxyHeader struct {
 	// Peer is the connection's real remote address: the proxy's.
 	Peer net.Addr
 
-	// TLVs are a version 2 header's type-length-value vectors (§2.2), in
-	// order, CRC32C (already verified) and NOOP included.
+	// TLVs are a version 2 header's type-length-value vectors, which follow
+	// its address block, in order, CRC32C (already verified) and NOOP
+	// included.
 	TLVs []ProxyTLV
 }
 
 // ProxyTLV is a type-length-value vector of a version 2 header. Registered
-// types (§2.2): 0x01 ALPN, 0x02 AUTHORITY, 0x03 CRC32C, 0x04 NOOP,
+// types: 0x01 ALPN, 0x02 AUTHORITY, 0x03 CRC32C, 0x04 NOOP,
 // 0x05 UNIQUE_ID, 0x20 SSL, 0x30 NETNS; 0xE0-0xEF are for applications.
 type ProxyTLV struct {
 	Type  byte
 	Value []byte
 }
 
-// ProxySSL is the content of a version 2 PP2_TYPE_SSL TLV (§2.2.6): how
+// ProxySSL is the content of a version 2 PP2_TYPE_SSL TLV: how
 // the client reached the proxy over TLS.
 type ProxySSL struct {
 	// Client has bit 0x01 set if the client connected over SSL/TLS, 0x02
@@ -130,22 +131,22 @@ func findTLV(tlvs []ProxyTLV, typ byte) ([]byte, bool) {
 	return nil, false
 }
 
-// ALPN returns the PP2_TYPE_ALPN TLV (§2.2.1), the application protocol
+// ALPN returns the PP2_TYPE_ALPN TLV, the application protocol
 // negotiated with the client, such as "h2", or "".
 func (h *ProxyHeader) ALPN() string { return h.tlvString(proxyproto.TypeALPN) }
 
-// Authority returns the PP2_TYPE_AUTHORITY TLV (§2.2.2), the host name the
+// Authority returns the PP2_TYPE_AUTHORITY TLV, the host name the
 // client asked for (its TLS SNI), or "".
 func (h *ProxyHeader) Authority() string { return h.tlvString(proxyproto.TypeAuthority) }
 
-// UniqueID returns the PP2_TYPE_UNIQUE_ID TLV (§2.2.5), the proxy's opaque
+// UniqueID returns the PP2_TYPE_UNIQUE_ID TLV, the proxy's opaque
 // ID of the connection (at most 128 bytes), or nil.
 func (h *ProxyHeader) UniqueID() []byte {
 	v, _ := h.TLV(proxyproto.TypeUniqueID)
 	return v
 }
 
-// NetNS returns the PP2_TYPE_NETNS TLV (§2.2.7), the name of the network
+// NetNS returns the PP2_TYPE_NETNS TLV, the name of the network
 // namespace the proxy accepted the client in, or "".
 func (h *ProxyHeader) NetNS() string { return h.tlvString(proxyproto.TypeNetNS) }
 
@@ -154,7 +155,7 @@ func (h *ProxyHeader) tlvString(typ byte) string {
 	return string(v)
 }
 
-// SSL decodes the PP2_TYPE_SSL TLV (§2.2.6). It reports false if the
+// SSL decodes the PP2_TYPE_SSL TLV. It reports false if the
 // header has none; a malformed one was refused with the header.
 func (h *ProxyHeader) SSL() (ProxySSL, bool) {
 	ph := proxyproto.Header{}

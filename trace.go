@@ -44,7 +44,8 @@ func (k TraceKind) String() string {
 // Readiness is a set of readiness conditions as epoll reports them.
 type Readiness uint32
 
-// Readiness conditions, named as in the design note. In a TraceInterest
+// Readiness conditions, named after epoll's EPOLLIN, EPOLLPRI, EPOLLOUT,
+// EPOLLERR, EPOLLHUP, EPOLLRDHUP and EPOLLET. In a TraceInterest
 // event the set is the interest registered, where ReadyEdge marks an
 // edge-triggered registration (EPOLLET).
 const (

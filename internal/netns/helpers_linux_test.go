@@ -81,7 +81,8 @@ func listen(family int) (fd int, port uint16, err error) {
 
 // connect starts a non-blocking connect to the loopback address of family
 // in the calling thread's namespace. TCP connect returns EINPROGRESS even on
-// loopback (KERNEL.md C1); anything else is an error.
+// loopback, where the handshake has already finished; anything else is an
+// error.
 func connect(family int, port uint16) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -52,10 +52,11 @@ func TestNSIsolated(t *testing.T) {
 	closeOnCleanup(t, afd)
 }
 
-// TestDropSYNKeepsConnectInProgress reproduces KERNEL.md C2/§2.3: with SYNs
-// dropped the connect stays in SYN_SENT with no events, and once the rule is
-// lifted it completes at the next SYN retransmission. A second port with its
-// own rule shows that undo removes only its rule.
+// TestDropSYNKeepsConnectInProgress reproduces a blackholed connect: with
+// SYNs dropped the connect stays in SYN_SENT with no events (no writability
+// while the SYNs are lost), and once the rule is lifted it completes at the
+// next SYN retransmission. A second port with its own rule shows that undo
+// removes only its rule.
 func TestDropSYNKeepsConnectInProgress(t *testing.T) {
 	t.Parallel()
 	ns := nettest.NewNS(t)
@@ -105,10 +106,11 @@ func TestDropSYNKeepsConnectInProgress(t *testing.T) {
 	}
 }
 
-// TestDropPureACKClientEstablishedListenerNotReadable reproduces KERNEL.md
-// C4/§2.4: with the client's pure ACKs dropped the client is ESTABLISHED and
-// writable while the listener is not readable; after undo the client's ACK of
-// the server's SYN+ACK retransmission makes it readable.
+// TestDropPureACKClientEstablishedListenerNotReadable reproduces the
+// listener becoming readable only on the final ACK, not at SYN+ACK: with the
+// client's pure ACKs dropped the client is ESTABLISHED and writable while
+// the listener is not readable; after undo the client's ACK of the server's
+// SYN+ACK retransmission makes it readable.
 func TestDropPureACKClientEstablishedListenerNotReadable(t *testing.T) {
 	t.Parallel()
 	ns := nettest.NewNS(t)
@@ -144,8 +146,8 @@ func TestDropPureACKClientEstablishedListenerNotReadable(t *testing.T) {
 }
 
 // TestDropPureACKLetsDataThrough checks the other half of DropPureACK's
-// match: a data segment (ACK|PSH) is not dropped and completes the handshake
-// at once (KERNEL.md C4).
+// match: a data segment (ACK|PSH) is not dropped and, since it carries the
+// ACK the listener waits for, completes the handshake at once.
 func TestDropPureACKLetsDataThrough(t *testing.T) {
 	t.Parallel()
 	ns := nettest.NewNS(t)
@@ -177,7 +179,7 @@ func TestDropPureACKLetsDataThrough(t *testing.T) {
 }
 
 // TestRejectTCPResetRefuses checks that "reject with tcp reset" refuses a
-// connect to a port that has a listener, like a closed port (KERNEL.md §2.2),
+// connect to a port that has a listener, like a closed port,
 // and that the port works again after undo.
 func TestRejectTCPResetRefuses(t *testing.T) {
 	t.Parallel()
@@ -211,7 +213,7 @@ func TestRejectTCPResetRefuses(t *testing.T) {
 }
 
 // TestRejectICMP checks each ICMP reject code against the errno the
-// connecting socket reports, over IPv4 and IPv6 (KERNEL.md §2.2).
+// connecting socket reports, over IPv4 and IPv6.
 //
 // The two families differ on loopback. The ICMP error arrives while connect()
 // still owns the socket, so tcp_v{4,6}_err can only record a soft error. Over

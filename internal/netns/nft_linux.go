@@ -99,7 +99,8 @@ func (ns *NS) setupNftables() error {
 
 // DropSYN drops TCP segments to port that carry SYN without ACK, so a
 // connect to that port stays in SYN_SENT with no epoll events, retransmitting
-// its SYN, as towards a blackholed host (KERNEL.md §2.3, claim C2). SYN+ACKs
+// its SYN, as towards a blackholed host (see docs/kernel.md, "No
+// writability while SYNs are lost" and "A blackholed connect"). SYN+ACKs
 // are not affected. After undo the connect completes at the next SYN
 // retransmission (1 s, 2 s, 3 s, ... after connect with the default
 // tcp_syn_linear_timeouts=4).
@@ -111,9 +112,10 @@ func (ns *NS) DropSYN(port uint16) (undo func(), err error) {
 // DropPureACK drops TCP segments to port whose flags, among FIN, SYN, RST,
 // PSH and ACK, are ACK alone: the client's final handshake ACK and its other
 // pure ACKs. The client reports ESTABLISHED and EPOLLOUT while the server
-// keeps the request in SYN_RECV and the listener stays unreadable (KERNEL.md
-// §2.4, claim C4). The listener becomes readable when an ACK gets through:
-// after undo, the client's answer to the server's SYN+ACK retransmission
+// keeps the request in SYN_RECV and the listener stays unreadable (see
+// docs/kernel.md, "The listener fires on the final ACK, not at SYN+ACK").
+// The listener becomes readable when an ACK gets through: after undo, the
+// client's answer to the server's SYN+ACK retransmission
 // (about 1 s after the first SYN+ACK, then doubling), or at once when the
 // client sends data, since Linux sets PSH on data segments.
 func (ns *NS) DropPureACK(port uint16) (undo func(), err error) {
@@ -124,7 +126,7 @@ func (ns *NS) DropPureACK(port uint16) (undo func(), err error) {
 // RejectTCPReset answers every TCP segment to port with a RST (nft "reject
 // with tcp reset"), even when a listener is there. A connect fails as if the
 // port were closed: EPOLLIN|OUT|ERR|HUP|RDHUP and SO_ERROR ECONNREFUSED
-// (KERNEL.md §2.2).
+// (see docs/kernel.md, "A refused connect").
 func (ns *NS) RejectTCPReset(port uint16) (undo func(), err error) {
 	desc := fmt.Sprintf("tcp dport %d reject with tcp reset", port)
 	return ns.addRule(desc, tcpMatch(port, 0, 0), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
@@ -134,7 +136,8 @@ func (ns *NS) RejectTCPReset(port uint16) (undo func(), err error) {
 // (nft "reject with icmpx code"). On loopback the error reaches the socket
 // while connect() still owns it, so the kernel records a soft error, which
 // SO_ERROR already returns, and closes the socket only when the retransmitted
-// SYN draws the next error, about 1 s later (KERNEL.md §2.2). Until then
+// SYN draws the next error, about 1 s later (see docs/kernel.md, "An
+// ICMP-rejected connect"). Until then
 // epoll reports EPOLLERR alone over IPv4 (no OUT, no HUP, state SYN_SENT) and
 // nothing at all over IPv6. See ICMPCode for the errno of each code.
 func (ns *NS) RejectICMP(port uint16, code ICMPCode) (undo func(), err error) {

@@ -200,7 +200,8 @@ func (ns *NS) enter() error {
 
 // SetSysctl writes value to the sysctl name inside the namespace, for
 // example SetSysctl("net/ipv4/tcp_abort_on_overflow", "1") for the
-// ACK-time accept queue overflow of KERNEL.md §2.5. The name may use slashes
+// ACK-time accept queue overflow (see docs/kernel.md, "A full backlog drops
+// SYNs silently"). The name may use slashes
 // or dots ("net.ipv4.tcp_abort_on_overflow").
 //
 // Only names under net/ are accepted: the kernel resolves /proc/sys/net

@@ -12,8 +12,9 @@ import "strings"
 type Events uint32
 
 // Readiness conditions. Error and Hangup are always reported by the kernel
-// whether requested or not (KERNEL.md §2.1); ReadHangup must be requested to
-// learn of a peer's half-close (KERNEL.md §2.9).
+// whether requested or not; ReadHangup must be requested to learn of a
+// peer's half-close (see docs/kernel.md, "EPOLLERR and EPOLLHUP are always
+// reported, EPOLLRDHUP only on request").
 const (
 	Readable   Events = 0x1
 	Priority   Events = 0x2 // urgent (TCP) or out-of-band data pending
@@ -28,7 +29,8 @@ const (
 	Edge Events = 1 << 31
 )
 
-// String renders the set the way the design note writes it: "IN|OUT|RDHUP".
+// String renders the set as epoll's flag names without the EPOLL prefix,
+// joined by "|": "IN|OUT|RDHUP".
 func (e Events) String() string {
 	if e == 0 {
 		return "none"

@@ -7,10 +7,12 @@ package poller
 //   - The caller chooses per registration: Edge in the interest asks for
 //     EPOLLET. The engine registers listeners level-triggered (under EPOLLET
 //     a listener that hit EMFILE, or that accepted fewer than all queued
-//     connections, would strand them until the next arrival, KERNEL.md §2.8,
-//     §2.10) and connections edge-triggered (the engine's conn_again.go).
+//     connections, would strand them until the next arrival; see
+//     docs/kernel.md, "Edge- versus level-triggered listener") and
+//     connections edge-triggered (the engine's conn_again.go).
 //   - epoll tracks the open file description, not the fd number: after a
-//     dup() the registration outlives close(fd) (KERNEL.md §2.10). The engine
+//     dup() the registration outlives close(fd) (see docs/kernel.md, "epoll
+//     watches the open file, not the descriptor"). The engine
 //     therefore always calls Del before closing an fd it registered.
 //   - EPOLLERR and EPOLLHUP cannot be masked; interest 0 still reports them.
 //   - The data word carries fd | generation<<32, never a Go pointer, so the

@@ -10,7 +10,8 @@ import (
 
 // Append appends h's encoding to dst: the version 1 line when h.Version is
 // 1, the version 2 binary header when it is 2. The value of a TypeCRC32C
-// TLV is computed (§2.2.3); whatever it held is ignored. It fails for what
+// TLV is computed over the whole header; whatever it held is ignored. It
+// fails for what
 // the version cannot express, so that Parse accepts whatever Append
 // produced, with an equal Header.
 func (h *Header) Append(dst []byte) ([]byte, error) {
@@ -24,7 +25,7 @@ func (h *Header) Append(dst []byte) ([]byte, error) {
 }
 
 // appendV1 writes "PROXY TCP4|TCP6 src dst sport dport\r\n", or the short
-// form "PROXY UNKNOWN\r\n" (§2.1).
+// form "PROXY UNKNOWN\r\n".
 func (h *Header) appendV1(dst []byte) ([]byte, error) {
 	if h.Command != Proxy || len(h.TLVs) > 0 || h.SourceUnix != "" || h.DestinationUnix != "" {
 		return dst, errors.New("epollnet: proxyproto: a v1 header has no LOCAL command, TLVs or Unix addresses")
@@ -57,7 +58,7 @@ func (h *Header) appendV1(dst []byte) ([]byte, error) {
 }
 
 // appendV2 writes the 16-byte header, the address block (zeroed for a
-// LOCAL command), and the TLVs (§2.2).
+// LOCAL command), and the TLVs.
 func (h *Header) appendV2(dst []byte) ([]byte, error) {
 	if h.Command > Proxy || h.Family > Unix || h.Transport > Dgram {
 		return dst, errors.New("epollnet: proxyproto: invalid command, family or transport")

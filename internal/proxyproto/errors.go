@@ -16,7 +16,8 @@ func (e *Error) Error() string { return "epollnet: proxyproto: " + e.Reason }
 // incomplete header: call it again when more bytes arrived.
 var ErrNeedMore = errors.New("epollnet: proxyproto: need more data")
 
-// Errors common to both versions (§2.2, "Identifying the protocol version").
+// Errors common to both versions, found while telling the version from the
+// first bytes.
 var (
 	// ErrNotProxy: the input starts with neither "PROXY " nor the version 2
 	// signature.
@@ -26,7 +27,7 @@ var (
 	ErrVersion = &Error{"PROXY protocol version not accepted"}
 )
 
-// Version 1 errors (§2.1).
+// Version 1 (text line) errors.
 var (
 	// ErrV1TooLong: no CRLF within the first 107 bytes.
 	ErrV1TooLong = &Error{"v1: no CRLF in the first 107 bytes"}
@@ -45,7 +46,7 @@ var (
 	ErrV1Port = &Error{"v1: invalid port"}
 )
 
-// Version 2 errors (§2.2).
+// Version 2 (binary header) errors.
 var (
 	// ErrV2Version: the version nibble is not 2.
 	ErrV2Version = &Error{"v2: version is not 2"}
@@ -62,6 +63,6 @@ var (
 	// bytes or appears twice, a UNIQUE_ID over 128 bytes, a malformed SSL
 	// TLV.
 	ErrV2TLVValue = &Error{"v2: invalid TLV value"}
-	// ErrV2Checksum: the CRC32C TLV does not match the header (§2.2.3).
+	// ErrV2Checksum: the CRC32C TLV does not match the header.
 	ErrV2Checksum = &Error{"v2: CRC32C checksum mismatch"}
 )

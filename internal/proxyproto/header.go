@@ -10,12 +10,12 @@ type Versions uint8
 
 // Protocol versions. The zero Versions means both.
 const (
-	V1   Versions = 1 << iota // the human-readable line (§2.1)
-	V2                        // the binary header (§2.2)
+	V1   Versions = 1 << iota // the human-readable text line
+	V2                        // the binary header
 	Both = V1 | V2
 )
 
-// Command is a version 2 command (§2.2, the 13th byte's low nibble).
+// Command is a version 2 command: the low nibble of the header's 13th byte.
 type Command uint8
 
 // Commands. A version 1 header is always Proxy.
@@ -28,7 +28,8 @@ const (
 	Proxy Command = 0x1
 )
 
-// Family is the address family (§2.2, the 14th byte's high nibble).
+// Family is the address family: the high nibble of a version 2 header's
+// 14th byte.
 type Family uint8
 
 // Address families.
@@ -39,7 +40,8 @@ const (
 	Unix   Family = 0x3 // AF_UNIX, 108-byte paths
 )
 
-// Transport is the transport protocol (§2.2, the 14th byte's low nibble).
+// Transport is the transport protocol: the low nibble of a version 2
+// header's 14th byte.
 type Transport uint8
 
 // Transport protocols.
@@ -49,33 +51,37 @@ const (
 	Dgram           Transport = 0x2 // SOCK_DGRAM: UDP or UNIX_DGRAM
 )
 
-// TLV types registered in §2.2, and the SSL sub-types of §2.2.6.
+// TLV types the specification registers for version 2 (PP2_TYPE_*), and
+// the sub-types of the SSL TLV (PP2_SUBTYPE_SSL_*).
 const (
-	TypeALPN          = 0x01 // §2.2.1: the negotiated application protocol
-	TypeAuthority     = 0x02 // §2.2.2: the host name (TLS SNI), UTF-8
-	TypeCRC32C        = 0x03 // §2.2.3: CRC32c of the whole header
-	TypeNoop          = 0x04 // §2.2.4: padding, ignored
-	TypeUniqueID      = 0x05 // §2.2.5: opaque connection ID, up to 128 bytes
-	TypeSSL           = 0x20 // §2.2.6: TLS information with sub-TLVs
-	SubtypeSSLVersion = 0x21 // §2.2.6: TLS version, US-ASCII
-	SubtypeSSLCN      = 0x22 // §2.2.6: client certificate's Common Name
-	SubtypeSSLCipher  = 0x23 // §2.2.6: cipher name
-	SubtypeSSLSigAlg  = 0x24 // §2.2.6: certificate signature algorithm
-	SubtypeSSLKeyAlg  = 0x25 // §2.2.6: certificate key algorithm
-	TypeNetNS         = 0x30 // §2.2.7: network namespace name, US-ASCII
+	TypeALPN          = 0x01 // the negotiated application protocol
+	TypeAuthority     = 0x02 // the host name (TLS SNI), UTF-8
+	TypeCRC32C        = 0x03 // CRC32c of the whole header
+	TypeNoop          = 0x04 // padding, ignored
+	TypeUniqueID      = 0x05 // opaque connection ID, up to 128 bytes
+	TypeSSL           = 0x20 // TLS information with sub-TLVs
+	SubtypeSSLVersion = 0x21 // TLS version, US-ASCII
+	SubtypeSSLCN      = 0x22 // client certificate's Common Name
+	SubtypeSSLCipher  = 0x23 // cipher name
+	SubtypeSSLSigAlg  = 0x24 // certificate signature algorithm
+	SubtypeSSLKeyAlg  = 0x25 // certificate key algorithm
+	TypeNetNS         = 0x30 // network namespace name, US-ASCII
 )
 
-// Bits of SSL.Client (§2.2.6).
+// Bits of SSL.Client (PP2_CLIENT_SSL, PP2_CLIENT_CERT_CONN,
+// PP2_CLIENT_CERT_SESS).
 const (
 	ClientSSL      = 0x01 // the client connected over SSL/TLS
 	ClientCertConn = 0x02 // it presented a certificate on this connection
 	ClientCertSess = 0x04 // it presented one at least once in the session
 )
 
-// MaxUniqueID is the longest UNIQUE_ID value (§2.2.5).
+// MaxUniqueID is the longest UNIQUE_ID value the specification allows.
 const MaxUniqueID = 128
 
-// MaxV1 is the longest version 1 line, CRLF included (§2.1).
+// MaxV1 is the longest version 1 line, CRLF included: the specification's
+// worst case, "PROXY UNKNOWN" followed by the longest IPv6 addresses and
+// ports.
 const MaxV1 = 107
 
 // unixAddrLen is the size of one AF_UNIX address in a version 2 header.
@@ -97,8 +103,8 @@ type Header struct {
 	// SourceUnix and DestinationUnix are the AF_UNIX paths for Unix with
 	// the Proxy command. An abstract socket's name starts with '@'.
 	SourceUnix, DestinationUnix string
-	// TLVs are a version 2 header's type-length-value vectors (§2.2), in
-	// order, including CRC32C and NOOP. Values are copies: they stay valid
+	// TLVs are a version 2 header's type-length-value vectors, which follow
+	// its address block, in order, including CRC32C and NOOP. Values are copies: they stay valid
 	// after the input is reused.
 	TLVs []TLV
 }
@@ -111,8 +117,9 @@ type TLV struct {
 
 // IsTCP reports whether the header carries a TCP client's endpoints
 // (Source and Destination): a Proxy command for TCP over IPv4 or IPv6.
-// Otherwise the receiver uses the connection's real endpoints (§2.1 for
-// UNKNOWN, §2.2 for LOCAL and the UNSPEC fallback).
+// Otherwise the receiver uses the connection's real endpoints, as the
+// specification asks for a version 1 UNKNOWN line, a version 2 LOCAL command
+// and a version 2 UNSPEC family or transport.
 func (h *Header) IsTCP() bool {
 	return h.Command == Proxy && h.Transport == Stream && (h.Family == Inet || h.Family == Inet6)
 }
@@ -129,7 +136,7 @@ func find(tlvs []TLV, typ byte) ([]byte, bool) {
 	return nil, false
 }
 
-// SSL is the value of a PP2_TYPE_SSL TLV (§2.2.6).
+// SSL is the value of a PP2_TYPE_SSL TLV.
 type SSL struct {
 	// Client is a set of ClientSSL, ClientCertConn and ClientCertSess.
 	Client uint8
@@ -154,7 +161,7 @@ func (h *Header) SSL() (SSL, bool) {
 }
 
 // parseSSL decodes struct pp2_tlv_ssl: client (1 byte), verify (4 bytes)
-// and sub-TLVs filling the rest exactly (§2.2.6).
+// and sub-TLVs filling the rest exactly.
 func parseSSL(v []byte) (SSL, error) {
 	if len(v) < 5 {
 		return SSL{}, ErrV2TLVValue
@@ -169,7 +176,8 @@ func parseSSL(v []byte) (SSL, error) {
 }
 
 // addrLen returns the size of the address block of a family and transport
-// pair (§2.2: 12, 36 or 216 bytes), 0 for UNSPEC/UNSPEC, and -1 for the
+// pair (12 bytes for IPv4, 36 for IPv6, 216 for AF_UNIX: two addresses and,
+// for IP, two ports), 0 for UNSPEC/UNSPEC, and -1 for the
 // pairs whose layout the specification leaves open (a family without a
 // transport or the reverse): their block is skipped unread.
 func addrLen(f Family, t Transport) int {

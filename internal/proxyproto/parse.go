@@ -7,10 +7,10 @@ import (
 	"net/netip"
 )
 
-// sigV1 starts a version 1 header: "PROXY" and exactly one space (§2.1).
+// sigV1 starts a version 1 header: "PROXY" and exactly one space.
 const sigV1 = "PROXY "
 
-// sigV2 is the 12-byte version 2 signature (§2.2).
+// sigV2 is the 12-byte signature that starts a version 2 header.
 const sigV2 = "\r\n\r\n\x00\r\nQUIT\n"
 
 // v2HeaderLen is the fixed part of a version 2 header: signature,
@@ -61,7 +61,8 @@ func matchSig(b []byte, sig string, accepted bool) error {
 	return nil
 }
 
-// parseV1 finds the CRLF, then decodes the line (§2.1): "The receiver must
+// parseV1 finds the CRLF, then decodes the line, as the specification
+// asks of version 1 receivers: "The receiver must
 // wait for the CRLF sequence before starting to decode the addresses".
 func parseV1(b []byte) (*Header, int, error) {
 	for i := len(sigV1); i < len(b) && i < MaxV1; i++ {
@@ -200,7 +201,7 @@ func parseV1Port(b []byte) (uint16, bool) {
 	return uint16(n), n <= 65535
 }
 
-// parseV2 decodes a binary header (§2.2) whose signature matched. Each
+// parseV2 decodes a binary (version 2) header whose signature matched. Each
 // field is checked as soon as it has arrived.
 func parseV2(b []byte) (*Header, int, error) {
 	if len(b) < 13 {
@@ -256,8 +257,9 @@ func parseV2(b []byte) (*Header, int, error) {
 	return h, total, nil
 }
 
-// setAddrs decodes the address block of a Proxy command (§2.2, union
-// proxy_addr): source then destination address, then source and
+// setAddrs decodes the address block of a Proxy command (the
+// specification's union proxy_addr): source then destination address, then
+// source and
 // destination port, in network byte order.
 func (h *Header) setAddrs(a []byte) {
 	switch h.Family {
@@ -289,7 +291,8 @@ func unixName(p []byte) string {
 	return prefix + string(p)
 }
 
-// parseTLVs splits b into TLVs (§2.2, struct pp2_tlv); the values alias b.
+// parseTLVs splits b into TLVs (the specification's struct pp2_tlv: a
+// type byte, a 2-byte big-endian length, the value); the values alias b.
 // With hdr, the whole header, in which b is a copy of the bytes from base
 // on, the registered types are validated and a CRC32C is verified. Without
 // it (SSL sub-TLVs) only the framing is.
@@ -324,8 +327,8 @@ func parseTLVs(b, hdr []byte, base int) ([]TLV, error) {
 }
 
 // checkTLV validates the value of a registered TLV type: a CRC32C is 4
-// bytes and appears once (§2.2.3), a UNIQUE_ID has at most 128 bytes
-// (§2.2.5), an SSL TLV is a pp2_tlv_ssl whose sub-TLVs fill it (§2.2.6).
+// bytes and appears once, a UNIQUE_ID has at most 128 bytes, an SSL TLV is
+// a pp2_tlv_ssl whose sub-TLVs fill it.
 func checkTLV(typ byte, v []byte, crcSeen bool) error {
 	switch typ {
 	case TypeCRC32C:
@@ -345,8 +348,9 @@ func checkTLV(typ byte, v []byte, crcSeen bool) error {
 }
 
 // checkCRC verifies a CRC32C TLV whose 4-byte value is at hdr[at:]: the
-// checksum of the whole header with that field zeroed (§2.2.3, RFC 4960
-// appendix B), computed without modifying hdr.
+// checksum of the whole header with that field zeroed (CRC-32C, the
+// Castagnoli polynomial, as SCTP uses it in RFC 4960, appendix B), computed
+// without modifying hdr.
 func checkCRC(hdr []byte, at int, want uint32) bool {
 	var zero [4]byte
 	c := crc32.Update(0, castagnoli, hdr[:at])

@@ -78,7 +78,9 @@ func ntohs(p uint16) uint16 { return p>>8 | p<<8 }
 
 // Accept takes one connection off a listening socket, storing the peer's
 // address in sa. The new socket is non-blocking and close-on-exec: on Linux
-// accept() does NOT inherit O_NONBLOCK from the listener (KERNEL.md C9).
+// accept() does NOT inherit O_NONBLOCK from the listener, so the flags are
+// passed to accept4 (see docs/kernel.md, "accept does not inherit
+// O_NONBLOCK").
 // EINTR is retried; every other error is returned as a raw errno.
 func Accept(fd int, sa *Sockaddr) (int, error) {
 	for {
@@ -127,8 +129,9 @@ func Read(fd int, p []byte) (int, error) {
 }
 
 // Send writes p with MSG_NOSIGNAL, retrying EINTR. write(2) has no way to
-// suppress SIGPIPE, and a second write after an RST raises it (KERNEL.md
-// §2.9), so every write in epollnet goes through send or sendmsg.
+// suppress SIGPIPE, and a second write after an RST raises it (see
+// docs/kernel.md, "SIGPIPE and MSG_NOSIGNAL"), so every write in epollnet
+// goes through send or sendmsg.
 func Send(fd int, p []byte) (int, error) {
 	ptr := bufPtr(p)
 	for {
@@ -243,13 +246,15 @@ func SetReuseAddr(fd int) error {
 }
 
 // SetReusePort sets SO_REUSEPORT: several listeners on one address, the
-// kernel spreading connections among them by hash (KERNEL.md §2.11).
+// kernel spreading connections among them by hash (see docs/kernel.md,
+// "EPOLLEXCLUSIVE and SO_REUSEPORT").
 func SetReusePort(fd int) error {
 	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 }
 
 // SetDeferAccept sets TCP_DEFER_ACCEPT in seconds. The kernel rounds it up to
-// whole SYN+ACK retransmission periods (KERNEL.md §2.6).
+// whole SYN+ACK retransmission periods (see docs/kernel.md,
+// "TCP_DEFER_ACCEPT").
 func SetDeferAccept(fd int, seconds int) error {
 	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, seconds)
 }
@@ -263,13 +268,15 @@ func SetV6Only(fd int, on bool) error {
 func GetsockoptInt(fd, level, opt int) (int, error) { return unix.GetsockoptInt(fd, level, opt) }
 
 // SocketError reads and clears SO_ERROR. The kernel clears the pending error
-// on the first read (KERNEL.md §2.1), so callers read it exactly once.
+// on the first read, so callers read it exactly once (see docs/kernel.md,
+// "EPOLLOUT is not success: read SO_ERROR once").
 func SocketError(fd int) (syscall.Errno, error) {
 	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	return syscall.Errno(v), err
 }
 
-// Listen marks fd as listening. It never blocks (KERNEL.md C8).
+// Listen marks fd as listening. It never blocks and never returns
+// EINPROGRESS (see docs/kernel.md, "listen never blocks").
 func Listen(fd, backlog int) error { return unix.Listen(fd, backlog) }
 
 // Bind binds fd to addr.
@@ -282,7 +289,9 @@ func Bind(fd int, addr net.Addr) error {
 }
 
 // Connect starts a connect to addr. For TCP on a non-blocking socket it
-// returns EINPROGRESS even on loopback (KERNEL.md C1).
+// returns EINPROGRESS even on loopback, where the handshake has already
+// finished (see docs/kernel.md, "connect returns EINPROGRESS, even on
+// loopback").
 func Connect(fd int, addr net.Addr) error {
 	sa, err := AddrToSockaddr(addr)
 	if err != nil {
@@ -330,7 +339,7 @@ func IsListening(fd int) (bool, error) {
 
 // SetNonblock sets O_NONBLOCK and FD_CLOEXEC on an inherited descriptor.
 // O_NONBLOCK belongs to the open file description, shared with every dup of
-// it (KERNEL.md C9).
+// it (see docs/kernel.md, "accept does not inherit O_NONBLOCK").
 func SetNonblock(fd int) error {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return Wrap("fcntl", err)
@@ -375,7 +384,8 @@ func IsTemporaryAccept(err error) bool {
 // IsResourceExhaustion reports whether an accept4 error means the process or
 // the system ran out of something (file descriptors, socket buffers, memory).
 // The pending connection stays queued in the kernel, so under level-triggered
-// epoll the listener stays readable and a naive loop spins (KERNEL.md §2.8).
+// epoll the listener stays readable and a naive loop spins (see
+// docs/kernel.md, "EMFILE on accept and the wake-up storm").
 func IsResourceExhaustion(err error) bool {
 	switch err {
 	case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
@@ -409,7 +419,8 @@ func SetKeepAlive(fd int, idleSecs, intervalSecs int) error {
 
 // SetFastOpenConnect sets TCP_FASTOPEN_CONNECT: with a cached cookie,
 // connect() returns 0 while still in SYN_SENT and the SYN leaves with the
-// first write (KERNEL.md C1, §2.1).
+// first write (see docs/kernel.md, "TCP Fast Open: connect returns 0 before
+// the handshake").
 func SetFastOpenConnect(fd int) error {
 	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1)
 }
