@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
 )
 
 // TestTraceAsNonRoot checks the README's promise: "epollnet trace" works
@@ -18,23 +21,23 @@ import (
 // the test process is already unprivileged.
 func TestTraceAsNonRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		code, stdout, _ := runCLI(t, "trace")
-		if code != exitOK || !strings.Contains(stdout, "accept4() → fd") {
+		code, stdout, _ := clitest.Run(t, run, "trace")
+		if code != cli.ExitOK || !strings.Contains(stdout, "accept4() → fd") {
 			t.Fatalf("trace as uid %d: exit %d\n%s", os.Geteuid(), code, stdout)
 		}
-		code, _, stderr := runCLI(t, "trace", "--scenario", "timeout")
-		if code != exitFail || !strings.Contains(stderr, "needs root") {
+		code, _, stderr := clitest.Run(t, run, "trace", "--scenario", "timeout")
+		if code != cli.ExitFail || !strings.Contains(stderr, "needs root") {
 			t.Fatalf("timeout scenario as uid %d: exit %d, stderr %q", os.Geteuid(), code, stderr)
 		}
 		return
 	}
 	bin := buildAsNobodyCanRun(t)
 	out, code := runAsNobody(t, bin, "trace")
-	if code != exitOK || !strings.Contains(out, "accept4() → fd") || !strings.Contains(out, "Where the design note") {
+	if code != cli.ExitOK || !strings.Contains(out, "accept4() → fd") || !strings.Contains(out, "Where the design note") {
 		t.Fatalf("trace as nobody: exit %d\n%s", code, out)
 	}
 	out, code = runAsNobody(t, bin, "trace", "--scenario", "timeout")
-	if code != exitFail || !strings.Contains(out, "needs root: run it with sudo") {
+	if code != cli.ExitFail || !strings.Contains(out, "needs root: run it with sudo") {
 		t.Fatalf("timeout scenario as nobody: exit %d\n%s", code, out)
 	}
 }

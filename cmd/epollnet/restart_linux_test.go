@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/serve"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,7 +109,7 @@ func probeOnce(addr string) error {
 		return err
 	}
 	body, err := io.ReadAll(resp.Body)
-	if err == nil && (resp.StatusCode != 200 || string(body) != helloBody) {
+	if err == nil && (resp.StatusCode != 200 || string(body) != serve.HelloBody) {
 		err = &net.AddrError{Err: "unexpected response " + resp.Status, Addr: string(body)}
 	}
 	return err
@@ -132,16 +136,12 @@ func TestServeRestartRefusesNoConnection(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := defaultBenchOptions()
-	o.target, o.proto, o.conns, o.ramp, o.duration, o.loops, o.quiet = addr, protoHTTP, 20, 200, time.Minute, 1, true
-	o.rate = 2000 // bounded: two cores run two servers, the load and the race detector
 	reports := make(chan *benchReport, 1)
 	go func() {
-		rep, err := bench(ctx, o, io.Discard)
-		if err != nil {
-			t.Errorf("bench: %v", err)
-		}
-		reports <- rep
+		// bench's 20 keep-alive connections, bounded: two cores run two
+		// servers, the load and the race detector.
+		reports <- runBench(t, ctx, "--target", addr, "--proto", "http", "-c", "20", "--ramp", "200",
+			"-d", "1m", "--loops", "1", "--rate", "2000")
 	}()
 	stopProbes := make(chan struct{})
 	probes := make(chan []probe, 1)
@@ -163,7 +163,7 @@ func TestServeRestartRefusesNoConnection(t *testing.T) {
 		} else {
 			code = waitOrphan(t, old, 30*time.Second)
 		}
-		if code != exitOK {
+		if code != cli.ExitOK {
 			t.Fatalf("old pid %d exited %d", old, code)
 		}
 		w.exit = time.Now()
@@ -179,7 +179,7 @@ func TestServeRestartRefusesNoConnection(t *testing.T) {
 
 	last, _ := strconv.Atoi(pids[restarts])
 	syscall.Kill(last, syscall.SIGTERM)
-	if code := waitOrphan(t, last, 15*time.Second); code != exitOK {
+	if code := waitOrphan(t, last, 15*time.Second); code != cli.ExitOK {
 		t.Fatalf("the last process exited %d", code)
 	}
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
@@ -243,15 +243,39 @@ func TestServeRestartKeepsUnixSocketPath(t *testing.T) {
 	echoOver(t, sock, "before")
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	newPid, _ := strconv.Atoi(p.waitOutput(t, readyLine, 2, 20*time.Second)[1])
-	if code := p.wait(t, 20*time.Second); code != exitOK {
+	if code := p.wait(t, 20*time.Second); code != cli.ExitOK {
 		t.Fatalf("the old process exited %d", code)
 	}
 	echoOver(t, sock, "after") // the path is still there, served by the new process
 	syscall.Kill(newPid, syscall.SIGTERM)
-	if code := waitOrphan(t, newPid, 15*time.Second); code != exitOK {
+	if code := waitOrphan(t, newPid, 15*time.Second); code != cli.ExitOK {
 		t.Fatalf("the new process exited %d", code)
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("the socket file outlived the last process: %v", err)
 	}
+}
+
+// benchReport is what the restart test reads of bench's --json report.
+type benchReport struct {
+	Requests uint64 `json:"requests"`
+	Connect  struct {
+		Count uint64 `json:"count"`
+	} `json:"connect_us"`
+	ErrorTotal   uint64            `json:"error_total"`
+	ErrorSamples map[string]string `json:"error_samples"`
+}
+
+// runBench runs "epollnet bench --json --quiet args..." in-process until
+// ctx ends and returns its report, or nil after reporting why there is
+// none.
+func runBench(t *testing.T, ctx context.Context, args ...string) *benchReport {
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, append([]string{"bench", "--json", "--quiet"}, args...), &stdout, &stderr)
+	rep := new(benchReport)
+	if err := json.Unmarshal(stdout.Bytes(), rep); err != nil {
+		t.Errorf("bench exited %d without a report (%v):\n%s", code, err, stderr.String())
+		return nil
+	}
+	return rep
 }

@@ -1,0 +1,250 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/epollnet/epollnet"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/hdr"
+)
+
+// benchReport is the result of a run; its JSON form is documented field by
+// field in docs/cli.md (a test keeps the two in step).
+type benchReport struct {
+	Target       string            `json:"target"`
+	Network      string            `json:"network"`
+	Proto        string            `json:"proto"`
+	InProcess    bool              `json:"in_process_server"`
+	Connections  int               `json:"connections"`
+	Pipeline     int               `json:"pipeline"`
+	Size         int               `json:"size"`
+	Rate         float64           `json:"rate"`
+	DurationS    float64           `json:"duration_s"`
+	Requests     uint64            `json:"requests"`
+	Unanswered   uint64            `json:"unanswered"`
+	RequestsPerS float64           `json:"requests_per_s"`
+	BytesIn      uint64            `json:"bytes_in"`
+	BytesOut     uint64            `json:"bytes_out"`
+	MiBPerSIn    float64           `json:"mib_per_s_in"`
+	MiBPerSOut   float64           `json:"mib_per_s_out"`
+	Latency      *distribution     `json:"latency_us"`
+	Connect      distribution      `json:"connect_us"`
+	Status       map[string]uint64 `json:"status"`
+	Errors       map[string]uint64 `json:"errors"`
+	ErrorTotal   uint64            `json:"error_total"`
+	ErrorSamples map[string]string `json:"error_samples"`
+}
+
+// distribution summarises a histogram of durations, in microseconds.
+type distribution struct {
+	Count uint64  `json:"count"`
+	Min   float64 `json:"min"`
+	Mean  float64 `json:"mean"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p99_9"`
+	Max   float64 `json:"max"`
+}
+
+func distOf(h *hdr.Histogram) distribution {
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	return distribution{Count: h.Count(), Min: us(h.Min()), Mean: h.Mean() / 1e3,
+		P50: us(h.Quantile(0.5)), P90: us(h.Quantile(0.9)), P99: us(h.Quantile(0.99)),
+		P999: us(h.Quantile(0.999)), Max: us(h.Max())}
+}
+
+// report assembles the results once the loops have stopped, so that their
+// histograms and counters can be read without synchronisation. total is
+// the engine's counters at the end of the measured window.
+func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benchReport {
+	lat, _ := hdr.New(histHighest, 3)
+	conn, _ := hdr.New(histHighest, 3)
+	rep := &benchReport{Network: r.network, Proto: r.o.proto, Connections: r.o.conns,
+		Pipeline: r.o.pipeline, Rate: r.o.rate, DurationS: elapsed.Seconds(),
+		BytesIn: total.BytesIn, BytesOut: total.BytesOut,
+		Status: map[string]uint64{}, Errors: map[string]uint64{}, ErrorSamples: map[string]string{}}
+	if r.o.proto != cli.ProtoHTTP {
+		rep.Size = r.o.size
+	}
+	var sent uint64
+	for i := range r.loops {
+		lp := &r.loops[i]
+		lat.Merge(lp.lat)
+		conn.Merge(lp.connect)
+		rep.Requests += lp.done.Load()
+		sent += lp.sent.Load()
+		for code, n := range lp.status {
+			if n > 0 {
+				rep.Status[strconv.Itoa(code)] += n
+			}
+		}
+	}
+	if sent > rep.Requests {
+		rep.Unanswered = sent - rep.Requests
+	}
+	if secs := elapsed.Seconds(); secs > 0 {
+		rep.RequestsPerS = float64(rep.Requests) / secs
+		rep.MiBPerSIn = float64(rep.BytesIn) / (1 << 20) / secs
+		rep.MiBPerSOut = float64(rep.BytesOut) / (1 << 20) / secs
+	}
+	if r.o.proto != cli.ProtoRaw {
+		d := distOf(lat)
+		rep.Latency = &d
+	}
+	rep.Connect = distOf(conn)
+	r.mu.Lock()
+	for c, name := range errClassNames {
+		rep.Errors[name] = r.errs[c]
+		rep.ErrorTotal += r.errs[c]
+		if r.samples[c] != "" {
+			rep.ErrorSamples[name] = r.samples[c]
+		}
+	}
+	r.mu.Unlock()
+	return rep
+}
+
+// progress prints a line every progressEvery until stop: elapsed time (or
+// responses, with -n), the rate over the last period, open connections and
+// errors. On a terminal the line is rewritten in place.
+func (r *benchRun) progress(stop <-chan struct{}, w io.Writer) {
+	if r.o.quiet {
+		return
+	}
+	tty := isTerminal(w)
+	t := time.NewTicker(r.o.progressEvery)
+	defer t.Stop()
+	var prev uint64
+	prevAt := time.Now()
+	for {
+		select {
+		case <-stop:
+			if tty {
+				fmt.Fprintln(w)
+			}
+			return
+		case now := <-t.C:
+			var done uint64
+			for i := range r.loops {
+				done += r.loops[i].done.Load()
+			}
+			where := fmt.Sprintf("%5.1fs/%v", time.Duration(r.now()).Seconds(), r.o.duration)
+			if r.o.requests > 0 {
+				where = fmt.Sprintf("%s/%s requests", cli.Count(done), cli.Count(uint64(r.o.requests)))
+			}
+			line := fmt.Sprintf("bench: %s  %s req/s  %d conns  %d errors", where,
+				cli.Count(uint64(float64(done-prev)/now.Sub(prevAt).Seconds())),
+				r.eng.Stats().Total.Conns, r.errTotal.Load())
+			if tty {
+				fmt.Fprintf(w, "\r%-78s", line)
+			} else {
+				fmt.Fprintln(w, line)
+			}
+			prev, prevAt = done, now
+		}
+	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// writeText prints the report for people.
+func (rep *benchReport) writeText(w io.Writer) error {
+	var b strings.Builder
+	server := ""
+	if rep.InProcess {
+		server = " (in-process server)"
+	}
+	fmt.Fprintf(&b, "epollnet bench: %s to %s%s, %d connections, pipeline %d", rep.Proto, rep.Target, server,
+		rep.Connections, rep.Pipeline)
+	if rep.Size > 0 {
+		fmt.Fprintf(&b, ", %d-byte messages", rep.Size)
+	}
+	if rep.Rate > 0 {
+		fmt.Fprintf(&b, ", %s req/s scheduled", cli.Count(uint64(rep.Rate)))
+	}
+	fmt.Fprintf(&b, "\n  requests    %s in %.2f s: %s req/s", cli.Count(rep.Requests), rep.DurationS,
+		cli.Count(uint64(rep.RequestsPerS+0.5)))
+	if rep.Unanswered > 0 {
+		fmt.Fprintf(&b, " (%s still in flight at the end)", cli.Count(rep.Unanswered))
+	}
+	fmt.Fprintf(&b, "\n  throughput  %.2f MiB/s in, %.2f MiB/s out\n", rep.MiBPerSIn, rep.MiBPerSOut)
+	if rep.Latency != nil {
+		fmt.Fprintf(&b, "  latency     %s\n", rep.Latency.text())
+	}
+	fmt.Fprintf(&b, "  connect     %s\n", rep.Connect.text())
+	if len(rep.Status) > 0 {
+		fmt.Fprintf(&b, "  status      %s\n", countsText(rep.Status))
+	}
+	if rep.ErrorTotal == 0 {
+		b.WriteString("  errors      none\n")
+	} else {
+		nonzero := map[string]uint64{}
+		for k, v := range rep.Errors {
+			if v > 0 {
+				nonzero[k] = v
+			}
+		}
+		fmt.Fprintf(&b, "  errors      %s\n", countsText(nonzero))
+		for _, k := range sortedKeys(rep.ErrorSamples) {
+			fmt.Fprintf(&b, "    first %-12s %s\n", k+":", rep.ErrorSamples[k])
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// text is a distribution on one line.
+func (d distribution) text() string {
+	if d.Count == 0 {
+		return "none measured"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, n=%s)",
+		usText(d.P50), usText(d.P90), usText(d.P99), usText(d.P999), usText(d.Max), usText(d.Mean),
+		cli.Count(d.Count))
+}
+
+// usText formats microseconds with a unit that keeps three digits.
+func usText(us float64) string {
+	switch {
+	case us < 10:
+		return fmt.Sprintf("%.2fµs", us)
+	case us < 1000:
+		return fmt.Sprintf("%.0fµs", us)
+	case us < 1e6:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	}
+	return fmt.Sprintf("%.2fs", us/1e6)
+}
+
+// countsText prints "k1: n1, k2: n2" in key order.
+func countsText(m map[string]uint64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+" "+cli.Count(m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

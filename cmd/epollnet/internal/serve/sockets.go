@@ -1,0 +1,210 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/epollnet/epollnet"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"golang.org/x/sys/unix"
+)
+
+// openServer starts serve's engine on its sockets: those systemd passed
+// (socket activation), then every --listen address, or 127.0.0.1:8080
+// when there is neither. In a process started by a restart the same
+// sockets come from the previous process instead (see handover).
+//
+// serve creates its sockets itself and gives the engine duplicates
+// (Engine.ListenFD) rather than calling Engine.Listen: a restart needs
+// the descriptors, which the engine does not expose.
+func openServer(o serveOptions, hv *handover, logger *slog.Logger) (*runningServer, error) {
+	sd, err := systemdSockets(hv)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.listen) == 0 && len(sd) == 0 {
+		o.listen = []string{defaultListen}
+	}
+	s, err := newServer(o, len(sd)+len(o.listen), logger)
+	if err != nil {
+		for _, sk := range sd {
+			unix.Close(sk.fd)
+		}
+		return nil, err
+	}
+	for i, sk := range sd {
+		if err != nil {
+			unix.Close(sk.fd)
+			continue
+		}
+		if err = s.serveFD(sk.fd, sk.origin); err != nil {
+			err = fmt.Errorf("systemd socket %d: %w", i, err)
+		}
+	}
+	for _, a := range o.listen {
+		if err == nil {
+			err = s.listenAddr(a, hv)
+		}
+	}
+	if err != nil {
+		s.eng.Close()
+		s.removeSockets()
+		return nil, err
+	}
+	return s, nil
+}
+
+// activated is a socket from systemd: a descriptor for the engine and
+// where it came from, for the status line.
+type activated struct {
+	fd     int
+	origin string
+}
+
+// systemdSockets returns the sockets of systemd's socket activation
+// (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES; sd_listen_fds(3)), registered
+// for the next process, or, after a restart, the ones the previous process
+// had from systemd.
+func systemdSockets(hv *handover) ([]activated, error) {
+	var out []activated
+	closeAll := func() {
+		for _, a := range out {
+			unix.Close(a.fd)
+		}
+	}
+	if hv.inheriting() {
+		for i := 0; ; i++ {
+			fd, err := hv.inherited(systemdName(i))
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			if fd < 0 {
+				return out, nil
+			}
+			out = append(out, activated{fd, "inherited systemd socket"})
+		}
+	}
+	socks, err := epollnet.ActivatedSockets()
+	if err != nil {
+		return nil, err
+	}
+	for i, sk := range socks {
+		fd, err := hv.keep(systemdName(i), os.NewFile(uintptr(sk.FD), sk.Name))
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("systemd socket %q: %w", sk.Name, err)
+		}
+		out = append(out, activated{fd, fmt.Sprintf("from systemd socket %q", sk.Name)})
+	}
+	return out, nil
+}
+
+func systemdName(i int) string { return "systemd " + strconv.Itoa(i) }
+
+// listenAddr serves one --listen address: one socket, or with --reuseport
+// one per loop, each inherited from the previous process when there is
+// one. The loop goes on while sockets are inherited, so that all of a
+// reuseport group are served even if this process has fewer loops than
+// the last: a socket left unserved would be closed, and close resets the
+// connections queued on a reuseport socket (KERNEL.md §2.11).
+func (s *runningServer) listenAddr(a string, hv *handover) error {
+	network, address, err := cli.SplitAddr(a)
+	if err != nil {
+		return err
+	}
+	n := 1
+	if s.o.reusePort {
+		n = s.eng.Loops()
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("listen %s %d", a, i)
+		fd, err := hv.inherited(name)
+		origin := "inherited"
+		switch {
+		case err != nil:
+			return err
+		case fd < 0 && i >= n:
+			return nil
+		case fd < 0:
+			f, err := newListenSocket(network, address, s.o.reusePort)
+			if err != nil {
+				return err
+			}
+			if network == "unix" {
+				s.unlink = append(s.unlink, address)
+			}
+			if fd, err = hv.keep(name, f); err != nil {
+				return err
+			}
+			origin = ""
+		}
+		if network == "unix" && origin != "" {
+			// The previous process serves the path until this one is ready:
+			// a failed start must not remove it.
+			s.adopt = append(s.adopt, address)
+		}
+		if err := s.serveFD(fd, origin); err != nil {
+			return fmt.Errorf("--listen %s: %w", a, err)
+		}
+		// Port 0: the other sockets of a reuseport group bind the port the
+		// kernel chose for the first.
+		address = s.lns[len(s.lns)-1].Addr().String()
+	}
+}
+
+// serveFD hands a listening socket to the engine, which owns fd from then on.
+func (s *runningServer) serveFD(fd int, origin string) error {
+	ln, err := s.eng.ListenFD(fd, s.h, s.listenConfig())
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	s.lns = append(s.lns, ln)
+	s.origins = append(s.origins, origin)
+	return nil
+}
+
+// newListenSocket creates a listening socket with the net package, which
+// sets SO_REUSEADDR and the kernel's somaxconn backlog, and returns it as
+// a file. A Unix socket's path is left in place when the net.Listener
+// closes: the socket lives on in the file, and serve removes the path at
+// exit unless a new process took it over.
+func newListenSocket(network, address string, reusePort bool) (*os.File, error) {
+	var lc net.ListenConfig
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			})
+			if err == nil {
+				err = serr
+			}
+			return err
+		}
+	}
+	ln, err := lc.Listen(context.Background(), network, address)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	return ln.(interface{ File() (*os.File, error) }).File()
+}
+
+// removeSockets removes the Unix socket paths this process created or
+// took over, at a final exit or a failed start; not after a restart, whose
+// new process serves them.
+func (s *runningServer) removeSockets() {
+	for _, p := range s.unlink {
+		os.Remove(p)
+	}
+}

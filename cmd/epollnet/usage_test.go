@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
+)
+
+// TestServeAndBenchUsageErrors: bad command lines exit 2 with a line that
+// says what is wrong, and print nothing on stdout.
+func TestServeAndBenchUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"serve", "--proto", "gopher"}, `unknown --proto "gopher"`},
+		{[]string{"serve", "--listen", "nowhere"}, "want HOST:PORT or unix:/path"},
+		{[]string{"serve", "--listen", "unix:"}, "empty Unix socket path"},
+		{[]string{"serve", "--listen", "unix:/tmp/x", "--reuseport"}, "TCP listeners only"},
+		{[]string{"serve", "--loops", "-1"}, "--loops -1 out of range"},
+		{[]string{"serve", "--max-conns", "-5"}, "--max-conns must not be negative"},
+		{[]string{"serve", "--at-cap", "drop"}, `--at-cap "drop": want reset or wait`},
+		{[]string{"serve", "--proto", "http", "--max-body-bytes", "1000000"}, "cannot hold a request"},
+		{[]string{"serve", "--max-write-buffer", "4096"}, "--max-write-buffer must be at least"},
+		{[]string{"serve", "--status-interval", "0s"}, "must be positive"},
+		{[]string{"serve", "extra"}, `unexpected argument "extra"`},
+		{[]string{"serve", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"bench", "--proto", "ftp"}, `unknown --proto "ftp"`},
+		{[]string{"bench", "-c", "0"}, "-c 0 out of range"},
+		{[]string{"bench", "-d", "0s"}, "-d must be positive"},
+		{[]string{"bench", "-n", "-1"}, "-n must not be negative"},
+		{[]string{"bench", "--pipeline", "0"}, "--pipeline 0 out of range"},
+		{[]string{"bench", "--size", "0"}, "--size 0 out of range"},
+		{[]string{"bench", "--rate", "-1"}, "must not be negative"},
+		{[]string{"bench", "--max-errors", "-1"}, "--max-errors must not be negative"},
+		{[]string{"bench", "--target", "localhost"}, "want HOST:PORT or unix:/path"},
+		{[]string{"bench", "--proto", "echo", "--method", "POST"}, "-method applies to --proto http only"},
+		{[]string{"bench", "--proto", "http", "--size", "10"}, "--size applies to --proto echo and raw only"},
+		{[]string{"bench", "--proto", "http", "--method", "GE T"}, "not a valid HTTP method"},
+		{[]string{"bench", "--proto", "http", "--path", "/a b"}, "printable ASCII without spaces"},
+		{[]string{"bench", "--proto", "http", "-H", "NoColon"}, `want "Name: value"`},
+		{[]string{"bench", "--proto", "http", "-H", "Content-Length: 3"}, "is set by bench"},
+		{[]string{"bench", "--source", "nope"}, "want an IP address"},
+		{[]string{"bench", "--source", "127.0.0.2", "--target", "unix:/tmp/s"}, "TCP targets only"},
+		{[]string{"bench", "--connect-timeout", "0s"}, "--connect-timeout must be positive"},
+		{[]string{"bench", "-x"}, "flag provided but not defined: -x"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := clitest.Run(t, run, tc.args...)
+			if code != cli.ExitUsage || !strings.Contains(stderr, tc.stderr) || stdout != "" {
+				t.Errorf("exit %d, want %d; stderr lacks %q?\n%s\nstdout: %q", code, cli.ExitUsage, tc.stderr, stderr, stdout)
+			}
+		})
+	}
+}
+
+// TestHelpPrintsUsageOnceToStdout: every way of asking for a command's
+// help prints its usage exactly once, on stdout, and exits 0.
+func TestHelpPrintsUsageOnceToStdout(t *testing.T) {
+	for _, cmd := range []string{"trace", "serve", "bench"} {
+		for _, args := range [][]string{{"help", cmd}, {cmd, "-h"}, {cmd, "--help"}, {cmd, "-help"}} {
+			code, stdout, stderr := clitest.Run(t, run, args...)
+			if code != cli.ExitOK || strings.Count(stdout, "Usage:") != 1 || stderr != "" {
+				t.Errorf("%q: exit %d, %d \"Usage:\" on stdout, stderr %q\n%s",
+					args, code, strings.Count(stdout, "Usage:"), stderr, stdout)
+			}
+		}
+	}
+}
