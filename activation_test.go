@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // TestListenActivatedUnderSystemdSocketActivate starts this test binary
@@ -24,10 +26,7 @@ func TestListenActivatedUnderSystemdSocketActivate(t *testing.T) {
 		activationChild()
 		return
 	}
-	bin, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Skip("systemd-socket-activate is not installed (Debian package systemd)")
-	}
+	bin := nettest.NeedProgram(t, "systemd-socket-activate", "systemd")
 	leakCheck(t)
 	probe, err := net.Listen("tcp", "127.0.0.1:0") // find a free port
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // TestProxyProtocolBehindHAProxy puts a real HAProxy in front of an
@@ -22,10 +24,7 @@ import (
 // differ; only 127.0.0.1, HAProxy's side, is trusted. HAProxy's v2 health
 // checks (check-send-proxy) are LOCAL commands and must open too.
 func TestProxyProtocolBehindHAProxy(t *testing.T) {
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("haproxy not installed (Debian package haproxy): skipping the end-to-end PROXY protocol test")
-	}
+	bin := nettest.NeedProgram(t, "haproxy", "haproxy")
 	e := newEngine(t, Options{Loops: 1})
 	h := newProxyEcho()
 	ln, rejected := proxyListen(t, e, h, ProxyConfig{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})

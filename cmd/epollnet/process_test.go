@@ -14,6 +14,7 @@ import (
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/serve"
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // Environment variables that make the test binary run the program instead
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 		serve.Restartable = true
 		os.Exit(cli.Process(run, os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(nettest.Main(m))
 }
 
 // cliProcess is the program running as a process of its own.

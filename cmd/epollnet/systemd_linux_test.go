@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // TestServeSystemdSocketActivation runs "serve --proto echo" under
@@ -23,10 +23,7 @@ import (
 // listener. A SIGHUP then hands the socket to a new process, which echoes
 // too; at the end the socket file, systemd's, is left in place.
 func TestServeSystemdSocketActivation(t *testing.T) {
-	ssa, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Skip("systemd-socket-activate not installed (Debian package systemd): skipping the socket activation test")
-	}
+	ssa := nettest.NeedProgram(t, "systemd-socket-activate", "systemd")
 	subreaper(t)
 	sock := filepath.Join(t.TempDir(), "echo.sock")
 	// systemd-socket-activate passes on only the variables named by -E.

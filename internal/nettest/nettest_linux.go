@@ -36,7 +36,8 @@ var (
 func NeedRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skipf("nettest: needs root to create a network namespace (euid %d)", os.Geteuid())
+		Skip(t, "root", "run them as root: sudo go test ./...",
+			"nettest: needs root to create a network namespace (euid %d)", os.Geteuid())
 	}
 	probeOnce.Do(func() {
 		ns, err := netns.New()
@@ -46,7 +47,8 @@ func NeedRoot(t testing.TB) {
 		probeErr = err
 	})
 	if probeErr != nil {
-		t.Skipf("nettest: cannot create a network namespace with nftables: %v", probeErr)
+		Skip(t, "network namespaces with nf_tables", "a kernel with CONFIG_NET_NS and CONFIG_NF_TABLES, and CAP_SYS_ADMIN",
+			"nettest: cannot create a network namespace with nftables: %v", probeErr)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/http1"
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // startServe runs "epollnet serve args..." (see clitest.StartServe) and
@@ -452,10 +453,7 @@ func TestHTTPPipelineWithoutReadingIsSlowedNotDropped(t *testing.T) {
 // check of keep-alive and framing: every response counted, no socket
 // error, no non-2xx status. The suite does not require wrk.
 func TestServeWithWrk(t *testing.T) {
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Skip("wrk not installed (apt-get install -y wrk); skipping the interoperability check")
-	}
+	wrk := nettest.NeedProgram(t, "wrk", "wrk")
 	_, addr := testServer(t, cli.ProtoHTTP, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
