@@ -6,9 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
@@ -141,8 +145,10 @@ func (o *benchOptions) validate(fs *flag.FlagSet, set map[string]bool, headers, 
 		return fmt.Errorf("--pipeline %d out of range [1, %d]", o.pipeline, maxPipeline)
 	case o.size < 1 || o.size > maxMsgSize:
 		return fmt.Errorf("--size %d out of range [1, %d]", o.size, maxMsgSize)
-	case o.rate < 0 || o.ramp < 0:
-		return errors.New("--rate and --ramp must not be negative")
+	case rateErr("--rate", o.rate) != nil:
+		return rateErr("--rate", o.rate)
+	case rateErr("--ramp", o.ramp) != nil:
+		return rateErr("--ramp", o.ramp)
 	case o.loops < 0 || o.loops > 1024:
 		return fmt.Errorf("--loops %d out of range [0, 1024]", o.loops)
 	case o.connectTimeout <= 0:
@@ -152,11 +158,20 @@ func (o *benchOptions) validate(fs *flag.FlagSet, set map[string]bool, headers, 
 	case !validTarget(o.path):
 		return fmt.Errorf("--path %q: want printable ASCII without spaces, such as /index.html", o.path)
 	}
+	if err := o.checkDescriptors(); err != nil {
+		return err
+	}
 	network := "tcp"
 	if o.target != "" {
 		var err error
-		if network, _, err = cli.SplitAddr(o.target); err != nil {
+		var address string
+		if network, address, err = cli.SplitAddr(o.target); err != nil {
 			return fmt.Errorf("--target %q: %v", o.target, err)
+		}
+		if network == "tcp" {
+			if err := checkTargetPort(address); err != nil {
+				return fmt.Errorf("--target %q: %v", o.target, err)
+			}
 		}
 	}
 	for _, s := range sources {
@@ -179,6 +194,69 @@ func (o *benchOptions) validate(fs *flag.FlagSet, set map[string]bool, headers, 
 			continue
 		}
 		o.headers = append(o.headers, http1.Header{Name: []byte(name), Value: []byte(value)})
+	}
+	return nil
+}
+
+// Rates (--rate, --ramp) are per second: 0 means "no schedule", and the
+// others must be finite and within these bounds, so that the interval
+// between two events of one connection is a sane duration.
+const (
+	minRate = 0.01
+	maxRate = 1e9
+)
+
+// rateErr says what is wrong with a --rate or --ramp value, if anything.
+func rateErr(flag string, v float64) error {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fmt.Errorf("%s %v: want a finite number per second", flag, v)
+	case v < 0:
+		return fmt.Errorf("%s must not be negative", flag)
+	case v != 0 && (v < minRate || v > maxRate):
+		return fmt.Errorf("%s %v out of range: want 0 (off) or [%v, %v] per second", flag, v, minRate, maxRate)
+	}
+	return nil
+}
+
+// checkTargetPort checks a TCP target's port: a number in [1, 65535] or a
+// service name the resolver knows.
+func checkTargetPort(address string) error {
+	_, port, _ := net.SplitHostPort(address)
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return fmt.Errorf("unknown port %q", port)
+		}
+		return nil
+	}
+	if n < 1 || n > 65535 {
+		return fmt.Errorf("port %d out of range [1, 65535]", n)
+	}
+	return nil
+}
+
+// fdSlack is the descriptors bench needs besides its connections: stdio,
+// each loop's epoll and eventfd, the in-process server's listener, the
+// resolver's sockets.
+const fdSlack = 64
+
+// checkDescriptors refuses a -c that RLIMIT_NOFILE (whose soft limit Go
+// raises to the hard one at start-up) cannot hold, before any connection
+// is opened: otherwise the run would fail midway with EMFILE. Without
+// --target the in-process server holds a descriptor per connection too.
+func (o *benchOptions) checkDescriptors() error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return nil // nothing to check against; the run will say if it runs out
+	}
+	need := uint64(o.conns) + fdSlack
+	if o.target == "" {
+		need += uint64(o.conns)
+	}
+	if need > rl.Cur {
+		return fmt.Errorf("-c %d needs about %d descriptors, more than RLIMIT_NOFILE (%d) allows; raise it (ulimit -n) or lower -c",
+			o.conns, need, rl.Cur)
 	}
 	return nil
 }
