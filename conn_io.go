@@ -97,14 +97,6 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 	}
 }
 
-func readError(err error) error {
-	rerr := sys.Wrap("read", err)
-	if err == syscall.ECONNRESET {
-		return withCause(ErrPeerReset, rerr)
-	}
-	return rerr
-}
-
 var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // deliver hands data to OnData, prefixed by what the handler left before,

@@ -171,15 +171,6 @@ func (c *Conn) consumeOut(n int) {
 	q.bufs = q.bufs[:rest]
 }
 
-// writeError names the failing call and marks a vanished peer as a reset.
-func writeError(err error) error {
-	werr := sys.Wrap("sendmsg", err)
-	if err == syscall.EPIPE || err == syscall.ECONNRESET {
-		return withCause(ErrPeerReset, werr)
-	}
-	return werr
-}
-
 // offered returns how many bytes of q one gathered write passes to the
 // kernel: all of them, unless q holds more buffers than an iovec array.
 func offered(q *outQueue) int {

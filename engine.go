@@ -200,7 +200,7 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 		c = *cfg
 	}
 	if h == nil {
-		return c, &net.OpError{Op: "listen", Net: network, Err: errors.New("epollnet: nil Handler")}
+		return c, &net.OpError{Op: "listen", Net: network, Err: errNilHandler}
 	}
 	if e.closing.Load() {
 		return c, &net.OpError{Op: "listen", Net: network, Err: ErrEngineClosed}

@@ -288,8 +288,6 @@ func (l *loop) proxyEOF(c *Conn) {
 	l.abort(c, errProxyEOF)
 }
 
-var errProxyEOF = fmt.Errorf("%w: the peer closed the connection before completing it", ErrProxyHeader)
-
 // proxyClosed runs in closeNow, instead of OnClose, for a connection that
 // was waiting for its header: the handler never saw it open. Unless the
 // engine is shutting down, it counts as refused.
