@@ -33,7 +33,7 @@ func TestTraceAsNonRoot(t *testing.T) {
 	}
 	bin := buildAsNobodyCanRun(t)
 	out, code := runAsNobody(t, bin, "trace")
-	if code != cli.ExitOK || !strings.Contains(out, "accept4() → fd") || !strings.Contains(out, "Where the design note") {
+	if code != cli.ExitOK || !strings.Contains(out, "accept4() → fd") || !strings.Contains(out, "Where the common picture") {
 		t.Fatalf("trace as nobody: exit %d\n%s", code, out)
 	}
 	out, code = runAsNobody(t, bin, "trace", "--scenario", "timeout")

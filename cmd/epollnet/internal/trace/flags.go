@@ -127,7 +127,8 @@ Runs a client and a server in this process on loopback, records every
 system call result and readiness change the epollnet engine sees, and draws
 them as a client/server sequence diagram with times in milliseconds, the
 kernel's TCP states, and the packets in between. A footer says where the
-events contradict or complete the design note's diagram.
+events contradict or complete the common picture of non-blocking connect()
+and accept() (docs/kernel.md describes each case).
 
 Modes (pick one):
   --scenario NAME   what to run (default ok); --list names them all

@@ -15,7 +15,7 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"ok", "connect, send a request, get a reply, close: the note's happy path", false},
+	{"ok", "connect, send a request, get a reply, close: the ordinary exchange", false},
 	{"refused", "connect to a port nobody listens on: EPOLLOUT arrives with the error", false},
 	{"timeout", "SYNs blackholed by nftables: no event at all until the 1.5 s dial deadline", true},
 	{"ack-dropped", "the client's final ACK is dropped: client EPOLLOUT a second before the listener's EPOLLIN", true},

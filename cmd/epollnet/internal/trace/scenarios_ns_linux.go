@@ -12,9 +12,11 @@ import (
 )
 
 // The scenarios in this file run inside a private network namespace, where
-// nftables rules drop chosen packets: loopback in the host namespace hides
-// the states they show (KERNEL.md §3, item 20). Both the listener and the
-// client's socket are created inside it; no packet leaves it.
+// nftables rules drop chosen packets: loopback in the host namespace
+// finishes the handshake inside connect() and so hides the states they
+// show (SYN_SENT, a client connected but not yet accepted; see
+// docs/kernel.md). Both the listener and the client's socket are created
+// inside it; no packet leaves it.
 
 // nsListener makes a namespace, with a listener inside it served by the
 // engine, and returns the namespace and the listener's port. The
@@ -61,7 +63,8 @@ func runTimeout(ctx context.Context, s *session) error {
 // runACKDropped drops the client's pure ACKs, the handshake's final ACK
 // among them: the client is ESTABLISHED and writable at once, while the
 // listener stays unreadable until the client's first data segment, which
-// carries the ACK, arrives a second later (KERNEL.md C4, §2.4).
+// carries the ACK, arrives a second later: the listener becomes readable
+// on the client's final ACK, not at SYN+ACK.
 func runACKDropped(ctx context.Context, s *session) error {
 	const delay = time.Second
 	ns, port, err := nsListener(s, replyAtOnce)

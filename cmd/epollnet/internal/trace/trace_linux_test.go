@@ -37,8 +37,8 @@ func TestTraceDefault(t *testing.T) {
 		"scenario ok", "listening on fd", "socket() → fd", "connect() → EINPROGRESS", "─ SYN ",
 		"● EPOLLOUT fd", "SO_ERROR → 0", "send() → 11 B", "● EPOLLIN fd", "(listener)",
 		"accept4() → fd", "accept4() → EAGAIN", "recv() → 11 B", "send() → 6 B", "recv() → 6 B",
-		"─ FIN ", "recv() → 0: EOF", "close(fd", "Where the design note's diagram is wrong",
-		"the listener fire first, at SYN+ACK",
+		"─ FIN ", "recv() → 0: EOF", "close(fd", "Where the common picture is wrong",
+		"Common picture: the listener becomes readable at SYN+ACK", "not at SYN+ACK",
 	} {
 		i := strings.Index(flat[pos:], want)
 		if i < 0 {

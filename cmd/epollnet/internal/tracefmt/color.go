@@ -6,7 +6,7 @@ type palette struct{ on bool }
 func newPalette(on bool) palette { return palette{on: on} }
 
 // sgr holds each style's escape sequence. Readiness, the subject of the
-// design note, is the one bold colour; bookkeeping (epoll_ctl, inferred
+// diagram, is the one bold colour; bookkeeping (epoll_ctl, inferred
 // packets' hints, TCP states) is dim, so the eye follows the story.
 var sgr = map[style]string{
 	styleReady:    "\x1b[1;33m",

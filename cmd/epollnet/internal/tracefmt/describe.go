@@ -10,7 +10,7 @@ type style uint8
 
 const (
 	stylePlain    style = iota
-	styleReady          // epoll reported readiness: the rows the note is about
+	styleReady          // epoll reported readiness: the rows the diagram is about
 	styleOK             // connected, opened
 	styleExpected       // EINPROGRESS, EAGAIN: results, not failures
 	styleFail           // a real error
@@ -104,8 +104,9 @@ func describeCtl(r Record) (string, style) {
 	return s, styleCtl
 }
 
-// describeReady spells the first condition the way the note does
-// ("EPOLLOUT") and the rest as KERNEL.md does ("EPOLLIN|OUT|ERR").
+// describeReady spells the first condition with epoll's prefix, as the
+// man pages do ("EPOLLOUT"), and the rest without it, as the interest sets
+// are shown ("EPOLLIN|OUT|ERR").
 func describeReady(r Record) string {
 	s := fmt.Sprintf("● EPOLL%s fd %d", r.Ready, r.FD)
 	if r.Role == "listener" {

@@ -6,10 +6,15 @@ import (
 	"time"
 )
 
-// Findings compares the recorded events with the design note's diagram and
-// returns one line for each place where they show it wrong or incomplete.
-// Each check speaks only when the events show its case, so a trace gets the
-// lines that concern it and nothing else. The references point to KERNEL.md.
+// Findings compares the recorded events with the common picture of
+// non-blocking connect() and accept() under epoll (the one drawn in most
+// tutorials: EINPROGRESS, then EPOLLOUT means connected; the listener fires
+// at SYN+ACK; the accepted socket is readable only when data comes later)
+// and returns one line for each place where the events show that picture
+// wrong or incomplete. Each line states the belief, then what the kernel did
+// here. Each check speaks only when the events show its case, so a trace
+// gets the lines that concern it and nothing else. docs/kernel.md describes
+// each behaviour.
 func Findings(recs []Record) []string {
 	var out []string
 	for _, check := range []func([]Record) string{
@@ -57,7 +62,11 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 }
 
-// C1: the note's "while the handshake is in progress" window, on loopback.
+// belief formats a finding: the common picture, then what the events show.
+func belief(common, here string) string { return "Common picture: " + common + ". Here: " + here }
+
+// findHandshakeInsideConnect: on loopback the handshake (or the refusal)
+// is over before connect() returns, and connect() still says EINPROGRESS.
 func findHandshakeInsideConnect(recs []Record) string {
 	r, ok := first(recs, func(r Record) bool {
 		return r.Kind == "connect" && r.Err == "EINPROGRESS" && r.TCPState != "" && r.TCPState != "SYN_SENT"
@@ -66,26 +75,29 @@ func findHandshakeInsideConnect(recs []Record) string {
 	case !ok:
 		return ""
 	case r.TCPState == "CLOSE":
-		return "connect() returned EINPROGRESS although the RST had already closed the socket (state CLOSE): " +
-			"the refusal is reported by the next epoll_wait, never by connect() itself (C1, §2.1)."
+		return belief("connect() to a port nobody listens on fails at once with ECONNREFUSED",
+			"connect() returned EINPROGRESS although the RST had already closed the socket (state CLOSE); "+
+				"the refusal is reported by the next epoll_wait, never by connect() itself.")
 	}
-	return fmt.Sprintf("connect() returned EINPROGRESS although the socket was already %s: on loopback the "+
-		"handshake is over before connect() returns, so the note's \"not yet writable\" window never shows (C1).", r.TCPState)
+	return belief("connect() returns EINPROGRESS and the socket is not writable until the handshake is over",
+		fmt.Sprintf("connect() returned EINPROGRESS although the socket was already %s; on loopback the "+
+			"handshake is over before connect() returns, so the \"not yet writable\" window never shows.", r.TCPState))
 }
 
-// §2.7: Unix sockets have no handshake at all.
+// findUnixConnectZero: Unix sockets have no handshake at all.
 func findUnixConnectZero(recs []Record) string {
 	if _, ok := first(recs, func(r Record) bool {
 		return r.Kind == "connect" && r.Err == "" && r.TCPState == ""
 	}); !ok {
 		return ""
 	}
-	return "AF_UNIX connect() returned 0 at once: no EINPROGRESS and no EPOLLOUT to wait for; " +
-		"the note's client side holds for TCP only (§2.7)."
+	return belief("a non-blocking connect() returns EINPROGRESS, then EPOLLOUT says it is done",
+		"the AF_UNIX connect() returned 0 at once, with no EINPROGRESS and no EPOLLOUT to wait for; "+
+			"that sequence holds for TCP only.")
 }
 
-// C4: the diagram fires the listener's EPOLLIN at SYN+ACK, before the
-// client's EPOLLOUT.
+// findListenerAfterClient: the listener becomes readable on the client's
+// final ACK, not at SYN+ACK, so the client's EPOLLOUT comes first.
 func findListenerAfterClient(recs []Record) string {
 	out, ok1 := first(recs, func(r Record) bool {
 		return r.Kind == "ready" && r.Role == "dialed" && has(r.Ready, "OUT") && !has(r.Ready, "ERR")
@@ -105,20 +117,20 @@ func findListenerAfterClient(recs []Record) string {
 	data, sent := first(recs, func(r Record) bool {
 		return r.Kind == "write" && r.Role == "dialed" && r.N > 0 && r.T >= out.T && r.T <= in.T
 	})
+	const common = "the listener becomes readable at SYN+ACK, before the client's EPOLLOUT"
 	if sent && gap >= time.Millisecond && in.T-data.T < gap/2 {
-		return fmt.Sprintf("The listener's EPOLLIN came %s after the client's EPOLLOUT, only once the client's "+
-			"data arrived: a connected client does not mean the server has seen the connection; the note's "+
-			"diagram fires the listener at SYN+ACK, before the client (C4, §2.4).", dur(gap))
+		return belief(common, fmt.Sprintf("the listener's EPOLLIN came %s after the client's EPOLLOUT, only once "+
+			"the client's data arrived; a connected client does not mean the server has seen the connection.", dur(gap)))
 	}
 	if gap >= time.Millisecond {
-		return fmt.Sprintf("The listener's EPOLLIN came %s after the client's EPOLLOUT: it fires when the "+
-			"final ACK arrives, not at SYN+ACK as the note's diagram draws it (C4).", dur(gap))
+		return belief(common, fmt.Sprintf("the listener's EPOLLIN came %s after the client's EPOLLOUT; the "+
+			"listener becomes readable when the client's final ACK arrives, not at SYN+ACK.", dur(gap)))
 	}
-	return "The client's EPOLLOUT was reported before the listener's EPOLLIN; the note's diagram has the " +
-		"listener fire first, at SYN+ACK. It fires on the final ACK: --scenario ack-dropped pulls the two apart (C4)."
+	return belief(common, "the client's EPOLLOUT was reported before the listener's EPOLLIN; the listener "+
+		"becomes readable on the client's final ACK, not at SYN+ACK (--scenario ack-dropped pulls the two apart).")
 }
 
-// C3: EPOLLOUT on a connect that failed.
+// findFailedConnectWritable: EPOLLOUT on a connect that failed.
 func findFailedConnectWritable(recs []Record) string {
 	for i, r := range recs {
 		if r.Kind != "ready" || r.Role != "dialed" || !has(r.Ready, "OUT") || !has(r.Ready, "ERR") {
@@ -126,15 +138,16 @@ func findFailedConnectWritable(recs []Record) string {
 		}
 		so, ok := first(recs[i:], func(s Record) bool { return s.Kind == "SO_ERROR" && s.Conn == r.Conn })
 		if ok && so.Err != "" {
-			return fmt.Sprintf("EPOLLOUT was reported for a connect that failed (EPOLL%s, SO_ERROR %s): "+
-				"EPOLLOUT alone does not mean \"connected, you can now send()\" as the note says; "+
-				"only SO_ERROR tells (C3).", r.Ready, so.Err)
+			return belief("EPOLLOUT on a connecting socket means \"connected, you can now send()\"",
+				fmt.Sprintf("EPOLLOUT was reported for a connect that failed (EPOLL%s, SO_ERROR %s); "+
+					"only SO_ERROR tells success from failure.", r.Ready, so.Err))
 		}
 	}
 	return ""
 }
 
-// §2.3: a blackholed connect reports nothing; only a deadline ends it.
+// findSilentUntilDeadline: a blackholed connect reports nothing; only a
+// deadline ends it.
 func findSilentUntilDeadline(recs []Record) string {
 	for i, t := range recs {
 		if t.Kind != "timer" || t.Detail != "dial-timeout" {
@@ -147,14 +160,16 @@ func findSilentUntilDeadline(recs []Record) string {
 		if !ok {
 			continue
 		}
-		return fmt.Sprintf("%s passed without any epoll event for the connecting socket (%s): only the dial "+
-			"deadline ended it. The note's client waits for EPOLLOUT; with kernel defaults that wait lasts "+
-			"about 134 s (§2.3).", dur(t.T-c.T), orDefault(c.TCPState, "no TCP state"))
+		return belief("a connecting client just waits for EPOLLOUT, or for an error",
+			fmt.Sprintf("%s passed without any epoll event for the connecting socket (%s): only the dial "+
+				"deadline ended it. With the kernel's default SYN retries, a connect to a destination that drops "+
+				"SYNs reports nothing for about 134 s.", dur(t.T-c.T), orDefault(c.TCPState, "no TCP state")))
 	}
 	return ""
 }
 
-// §2.5: a dropped SYN is a silent delay of whole seconds.
+// findRetransmittedSYN: a SYN dropped (by a full accept queue, say) is a
+// silent delay of whole seconds.
 func findRetransmittedSYN(recs []Record) string {
 	for i, c := range recs {
 		if c.Kind != "connect" || c.TCPState != "SYN_SENT" {
@@ -164,14 +179,17 @@ func findRetransmittedSYN(recs []Record) string {
 			return r.Kind == "ready" && r.Conn == c.Conn && r.TCPState == "ESTABLISHED"
 		})
 		if ok && r.T-c.T >= retransmitMin {
-			return fmt.Sprintf("conn %d stayed in SYN_SENT for %s with no event and no error, then connected "+
-				"when its SYN was retransmitted: a dropped SYN costs whole seconds, silently (§2.5).", c.Conn, dur(r.T-c.T))
+			return belief("a connect to a busy server completes quickly or fails with an error",
+				fmt.Sprintf("conn %d stayed in SYN_SENT for %s with no event and no error, then connected when "+
+					"its SYN was retransmitted; a dropped SYN (a full accept queue drops them silently) costs "+
+					"whole seconds.", c.Conn, dur(r.T-c.T)))
 		}
 	}
 	return ""
 }
 
-// C5: the accepted socket is readable at once when data came first.
+// findDataBeforeAccept: the accepted socket is readable at once when data
+// came before accept4().
 func findDataBeforeAccept(recs []Record) string {
 	for i, a := range recs {
 		if a.Kind != "accept4" || a.Err != "" {
@@ -182,14 +200,16 @@ func findDataBeforeAccept(recs []Record) string {
 		}
 		r, ok := first(recs[i:], func(r Record) bool { return r.Kind == "ready" && r.Role == "accepted" && r.FD == a.N })
 		if ok && has(r.Ready, "IN") {
-			return fmt.Sprintf("The request was already queued when accept4() returned, so the accepted socket "+
-				"was readable at once (EPOLL%s): EPOLLIN on it does not wait for data sent \"later\" (C5).", r.Ready)
+			return belief("an accepted socket reports EPOLLIN later, when the client sends data",
+				fmt.Sprintf("the request was already queued when accept4() returned, so the accepted socket "+
+					"was readable at once (EPOLL%s).", r.Ready))
 		}
 	}
 	return ""
 }
 
-// §2.8: the server side fails too, and must not spin.
+// findAcceptExhausted: the server side fails too (EMFILE and friends), and
+// must not spin on a listener that stays readable.
 func findAcceptExhausted(recs []Record) string {
 	n, errno := 0, ""
 	for _, r := range recs {
@@ -206,36 +226,40 @@ func findAcceptExhausted(recs []Record) string {
 	}); ok {
 		rearmed = " and re-armed it on a timer"
 	}
-	return fmt.Sprintf("accept4() failed with %s %s while the connection waited in the kernel's queue; "+
-		"the engine paused the listener (epoll_ctl MOD, no events)%s instead of spinning on a listener that "+
-		"stays readable. The note's server never fails (§2.8).", errno, times(n), rearmed)
+	return belief("the server side cannot fail: accept() returns a connection or EAGAIN",
+		fmt.Sprintf("accept4() failed with %s %s while the connection waited in the kernel's queue; "+
+			"the engine paused the listener (epoll_ctl MOD, no events)%s instead of spinning on a listener that "+
+			"stays readable.", errno, times(n), rearmed))
 }
 
-// §3.14: a FIN closes one direction only.
+// findWriteAfterEOF: a FIN closes one direction only.
 func findWriteAfterEOF(recs []Record) string {
 	for i, r := range recs {
 		if r.Kind != "read" || r.N != 0 || r.Err != "" {
 			continue
 		}
 		if w, ok := first(recs[i:], func(w Record) bool { return w.Kind == "write" && w.Conn == r.Conn && w.N > 0 }); ok {
-			return fmt.Sprintf("The %s side still wrote %d B after reading EOF: the peer's FIN closed one "+
-				"direction only (EPOLLRDHUP), which the note never mentions (§3.14).", r.Side, w.N)
+			return belief("EOF from recv() means the connection is over",
+				fmt.Sprintf("the %s side still wrote %d B after reading EOF; the peer's FIN closed one "+
+					"direction only (epoll reports it as EPOLLRDHUP).", r.Side, w.N))
 		}
 	}
 	return ""
 }
 
-// §2.9: data sent before an RST is still delivered, then the error.
+// findDataBeforeReset: data sent before an RST is still delivered, then
+// the error.
 func findDataBeforeReset(recs []Record) string {
 	for i, r := range recs {
 		if r.Kind != "read" || r.Err != "ECONNRESET" {
 			continue
 		}
 		if _, ok := first(recs[:i], func(d Record) bool { return d.Kind == "read" && d.Conn == r.Conn && d.N > 0 }); ok {
-			return "Data sent before the RST was still read, and only then did recv() fail with ECONNRESET: " +
-				"EPOLLIN means \"read will not block\" (data, EOF or error), not \"data arrived\" (C5, §2.9)."
+			return belief("EPOLLIN means data arrived",
+				"data sent before the RST was still read, and only then did recv() fail with ECONNRESET; "+
+					"EPOLLIN means \"read will not block\" (data, EOF or an error).")
 		}
-		return "recv() failed with ECONNRESET: EPOLLIN also reports a reset, not only data (C5, §2.9)."
+		return belief("EPOLLIN means data arrived", "recv() failed with ECONNRESET; EPOLLIN also reports a reset.")
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package tracefmt
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,36 +40,36 @@ func TestFindingsSpeakOnlyWhenShown(t *testing.T) {
 		shown   []Record
 		notShow []Record
 	}{
-		{"C1", "already ESTABLISHED", []Record{connect("EINPROGRESS", "ESTABLISHED")},
+		{"handshake done inside connect", "already ESTABLISHED", []Record{connect("EINPROGRESS", "ESTABLISHED")},
 			[]Record{connect("EINPROGRESS", "SYN_SENT")}},
-		{"C1 refused", "RST had already closed", []Record{connect("EINPROGRESS", "CLOSE")},
+		{"refused inside connect", "RST had already closed", []Record{connect("EINPROGRESS", "CLOSE")},
 			[]Record{connect("ECONNREFUSED", "")}},
-		{"unix", "AF_UNIX", []Record{connect("", "")}, []Record{connect("", "ESTABLISHED")}},
-		{"C4 order", "before the listener's EPOLLIN", []Record{lnAdd, readyOut(20, "OUT", "ESTABLISHED"), lnIn(21)},
+		{"unix connect returns 0", "AF_UNIX", []Record{connect("", "")}, []Record{connect("", "ESTABLISHED")}},
+		{"listener readable after client EPOLLOUT", "before the listener's EPOLLIN", []Record{lnAdd, readyOut(20, "OUT", "ESTABLISHED"), lnIn(21)},
 			[]Record{lnAdd, lnIn(19), readyOut(20, "OUT", "ESTABLISHED")}},
-		{"C4 slow listener", "only once the client's data arrived",
+		{"listener readable only on client data", "only once the client's data arrived",
 			[]Record{lnAdd, readyOut(20, "OUT", "ESTABLISHED"), rec(1000000, 1, "dialed", "write", func(r *Record) { r.N = 5 }), lnIn(1000010)},
 			[]Record{readyOut(20, "OUT", "ESTABLISHED"), lnAdd, lnIn(1000010)}}, // registered late: says nothing
-		{"C3", "EPOLLOUT was reported for a connect that failed",
+		{"EPOLLOUT on a failed connect", "EPOLLOUT was reported for a connect that failed",
 			[]Record{readyOut(20, "OUT|ERR|HUP", "CLOSE"), rec(21, 1, "dialed", "SO_ERROR", func(r *Record) { r.Err = "ECONNREFUSED" })},
 			[]Record{readyOut(20, "OUT", "ESTABLISHED"), rec(21, 1, "dialed", "SO_ERROR", nil)}},
-		{"§2.3", "only the dial deadline ended it",
+		{"blackholed connect silent until deadline", "only the dial deadline ended it",
 			[]Record{connect("EINPROGRESS", "SYN_SENT"), rec(1500000, 1, "dialed", "timer", func(r *Record) { r.Detail = "dial-timeout" })},
 			[]Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(20, "OUT|ERR|HUP", "CLOSE"),
 				rec(1500000, 1, "dialed", "timer", func(r *Record) { r.Detail = "dial-timeout" })}},
-		{"§2.5", "stayed in SYN_SENT", []Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(1000010, "OUT", "ESTABLISHED")},
+		{"dropped SYN costs a second", "stayed in SYN_SENT", []Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(1000010, "OUT", "ESTABLISHED")},
 			[]Record{connect("EINPROGRESS", "SYN_SENT"), readyOut(30000, "OUT", "ESTABLISHED")}},
-		{"C5", "already queued when accept4() returned",
+		{"accepted socket readable at once", "already queued when accept4() returned",
 			[]Record{rec(5, 1, "dialed", "write", func(r *Record) { r.N = 5 }), rec(6, 0, "listener", "accept4", func(r *Record) { r.N = 12 }),
 				rec(7, 2, "accepted", "ready", func(r *Record) { r.FD, r.Ready = 12, "IN" })},
 			[]Record{rec(6, 0, "listener", "accept4", func(r *Record) { r.N = 12 }),
 				rec(7, 2, "accepted", "ready", func(r *Record) { r.FD, r.Ready = 12, "IN" })}},
-		{"§2.8", "EMFILE twice", []Record{rec(5, 0, "listener", "accept4", func(r *Record) { r.Err = "EMFILE" }),
+		{"accept4 EMFILE", "EMFILE twice", []Record{rec(5, 0, "listener", "accept4", func(r *Record) { r.Err = "EMFILE" }),
 			rec(6, 0, "listener", "accept4", func(r *Record) { r.Err = "EMFILE" })},
 			[]Record{rec(5, 0, "listener", "accept4", func(r *Record) { r.Err = "EAGAIN" })}},
-		{"§3.14", "after reading EOF", []Record{rec(5, 2, "accepted", "read", nil), rec(6, 2, "accepted", "write", func(r *Record) { r.N = 6 })},
+		{"write after EOF", "after reading EOF", []Record{rec(5, 2, "accepted", "read", nil), rec(6, 2, "accepted", "write", func(r *Record) { r.N = 6 })},
 			[]Record{rec(5, 2, "accepted", "write", func(r *Record) { r.N = 6 }), rec(6, 2, "accepted", "read", nil)}},
-		{"§2.9", "Data sent before the RST was still read",
+		{"data read before reset", "data sent before the RST was still read",
 			[]Record{rec(5, 1, "dialed", "read", func(r *Record) { r.N = 6 }), rec(6, 1, "dialed", "read", func(r *Record) { r.Err = "ECONNRESET" })},
 			[]Record{rec(5, 1, "dialed", "read", func(r *Record) { r.N = 6 })}},
 	} {
@@ -79,6 +80,34 @@ func TestFindingsSpeakOnlyWhenShown(t *testing.T) {
 			if got := strings.Join(Findings(tc.notShow), "\n"); strings.Contains(got, tc.want) {
 				t.Errorf("events that do not show it: findings %q contain %q", got, tc.want)
 			}
+			for _, f := range Findings(tc.shown) {
+				checkSelfContained(t, f)
+			}
 		})
+	}
+}
+
+// selfContained matches what a reader of the trace cannot look up: claim
+// numbers, section marks and documents outside the repository.
+var selfContained = regexp.MustCompile(`\bC[1-9]\b|§|KERNEL\.md|design[ ]note|the[ ]note`)
+
+// checkSelfContained: a finding states the common belief, then what the
+// kernel did, in words a newcomer can follow without another document.
+func checkSelfContained(t *testing.T, f string) {
+	t.Helper()
+	common, here, ok := strings.Cut(f, ". Here: ")
+	if !ok || !strings.HasPrefix(common, "Common picture: ") || here == "" {
+		t.Errorf("finding %q is not \"Common picture: <belief>. Here: <what happened>\"", f)
+	}
+	if m := selfContained.FindString(f); m != "" {
+		t.Errorf("finding %q cites %q", f, m)
+	}
+}
+
+// TestFooterTitleSelfContained: the footer's heading names no outside
+// document either.
+func TestFooterTitleSelfContained(t *testing.T) {
+	if m := selfContained.FindString(footerTitle); m != "" {
+		t.Errorf("footer title %q cites %q", footerTitle, m)
 	}
 }

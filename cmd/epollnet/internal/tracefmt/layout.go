@@ -18,9 +18,10 @@ type Diagram struct {
 	Findings []string // footer lines, usually from Findings(Records)
 }
 
-// footerTitle introduces the findings. The C and § numbers refer to the
-// claims and sections of KERNEL.md, the project's kernel measurements.
-const footerTitle = "Where the design note's diagram is wrong or incomplete, from these events (KERNEL.md):"
+// footerTitle introduces the findings: each states a common belief about
+// non-blocking sockets and epoll, then what the kernel did in this trace.
+// docs/kernel.md describes each behaviour.
+const footerTitle = "Where the common picture is wrong or incomplete, from these events (see docs/kernel.md):"
 
 // rowKind is what one line of the diagram shows.
 type rowKind uint8
@@ -204,7 +205,8 @@ func (c *connInfo) finName() string {
 
 // connectPackets draws the SYN a TCP connect sent and, when the kernel
 // already reported the outcome, the rest of the handshake: on loopback it
-// completes (or is refused) inside connect() itself (KERNEL.md C1).
+// completes (or is refused) inside connect() itself, which still returns
+// EINPROGRESS.
 func (l *layout) connectPackets(r Record, c *connInfo) []row {
 	if r.TCPState == "" || (r.Err != "" && r.Err != "EINPROGRESS") {
 		return nil

@@ -1,7 +1,8 @@
 // Package tracefmt turns the engine's trace (epollnet.TraceEvent) into
 // things people read: a two-column client/server sequence diagram as text or
 // SVG, one JSON object per event, and a short list of findings where the
-// recorded events contradict or complete the design note's diagram.
+// recorded events contradict or complete the common picture of non-blocking
+// connect() and accept() under epoll (see Findings).
 //
 // Renderers work on Records, a flat, string-typed copy of a TraceEvent plus
 // the diagram column it belongs to. Records are also the JSON schema (see
@@ -44,7 +45,7 @@ type Record struct {
 	Err      string        // errno name ("EINPROGRESS") or error text
 	Addr     string        // peer address for connect and accept4
 	TCPState string        // kernel TCP state ("ESTABLISHED"), TCP only
-	Detail   string        // epoll_ctl op, timer name, or the note's text
+	Detail   string        // epoll_ctl op, timer name, or a KindNote's text
 	Side     string        // SideClient, SideServer or SideNet
 }
 

@@ -9,7 +9,8 @@ import (
 
 // Text layout, in terminal columns. The client's text sits between the two
 // lifelines, the server's after the second one, so the diagram reads like
-// the note's: client on the left, server on the right, packets in between.
+// the usual handshake drawing: client on the left, server on the right,
+// packets in between.
 const (
 	timeW   = 10 // "  1234.567"
 	zoneW   = 46 // client column, from its lifeline to the server's
