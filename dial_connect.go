@@ -136,10 +136,10 @@ func (l *loop) connect(c *Conn) {
 // comes, and the still unconnected socket reports OUT|HUP, which epoll
 // repeats on every wait for a level-triggered registration and never again
 // for an edge-triggered one (see docs/kernel.md, "AF_UNIX connect returns 0
-// or EAGAIN"). So the
-// descriptor leaves epoll (parked, still in the loop's table, so shutdown
-// finds it) and connect is retried on the loop's timer, backing off from
-// 1 ms to 100 ms, until it returns 0 or the dial deadline passes.
+// or EAGAIN"). So the descriptor leaves epoll (parked, still in the loop's
+// table, so shutdown finds it) and connect is retried on the loop's timer,
+// backing off from 1 ms to 100 ms, until it returns 0 or the dial deadline
+// passes.
 func (l *loop) unixBacklogFull(c *Conn) {
 	if !c.lf.has(lParked) {
 		l.park(c)

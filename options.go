@@ -189,9 +189,9 @@ type ListenConfig struct {
 	// stop watching it, so new clients wait in the kernel's accept queue
 	// (and, once that is full, their SYNs are dropped and retried; see
 	// docs/kernel.md, "A full backlog drops SYNs silently") until one of
-	// its connections closes; nothing is accepted only
-	// to be refused. LoopStats.CapPauses counts the stops. Default: 0, no
-	// cap other than the descriptor limit.
+	// its connections closes; nothing is accepted only to be refused.
+	// LoopStats.CapPauses counts the stops. Default: 0, no cap other than
+	// the descriptor limit.
 	MaxConns int
 
 	// ProxyProtocol, if set, requires every connection (from the trusted
