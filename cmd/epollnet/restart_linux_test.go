@@ -121,10 +121,10 @@ func probeOnce(addr string) error {
 // millisecond. Each new process inherits the group of SO_REUSEPORT
 // sockets, and the old one stops accepting once the new one is ready and
 // drains (its connections get Connection: close and reconnect, to the new
-// one). No connection attempt may fail (closing a reuseport socket would
-// reset its queued connections, KERNEL.md §2.11), no request may be lost,
-// every process must have served requests, and --pid-file must name the
-// newest process.
+// one). No connection attempt may fail (closing a reuseport socket resets
+// the connections queued on it unless net.ipv4.tcp_migrate_req=1), no
+// request may be lost, every process must have served requests, and
+// --pid-file must name the newest process.
 func TestServeRestartRefusesNoConnection(t *testing.T) {
 	const restarts = 3
 	subreaper(t)

@@ -294,7 +294,7 @@ func parseHeaderFlag(s string) (name, value string, err error) {
 }
 
 // validTarget mirrors http1's request-target check: printable ASCII
-// without SP (RFC 9112 §3.2).
+// without SP (the URI characters RFC 9112 allows in a request-target).
 func validTarget(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x21 || s[i] > 0x7e {
@@ -305,7 +305,7 @@ func validTarget(s string) bool {
 }
 
 // validHost mirrors http1's Host check: the characters of uri-host and
-// port (RFC 3986 §3.2).
+// port (the URI authority of RFC 3986).
 func validHost(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -13,17 +13,20 @@ type ResponseHead struct {
 	// StatusText's.
 	StatusCode int
 	// Date is the Date field value, written first when not empty. Servers
-	// with a clock must send it (RFC 9110 §6.6.1); DateCache keeps it cheap,
+	// with a clock must send it (RFC 9110); DateCache keeps it cheap,
 	// and passing it in keeps tests deterministic.
 	Date []byte
 	// Close writes "Connection: close": the server closes after this
-	// response (RFC 9112 §9.6). Set it when Request.Close is set.
+	// response (RFC 9112: a server that received "close" must send it on
+	// its last response). Set it when Request.Close is set.
 	Close bool
 	// KeepAlive writes "Connection: keep-alive", which an HTTP/1.0 client
-	// needs to keep the connection (RFC 9112 §C.2.2). Ignored with Close.
+	// needs to keep the connection (RFC 9112's HTTP/1.0 keep-alive
+	// compatibility). Ignored with Close.
 	KeepAlive bool
 	// Head marks the answer to a HEAD request: Content-Length states the
-	// body's length but the body is not written (RFC 9110 §9.3.2).
+	// body's length but the body is not written (RFC 9110: a HEAD response
+	// has the GET response's fields and no content).
 	Head bool
 	// Headers are further fields, written in order after Date. They must
 	// not include Content-Length, Transfer-Encoding or Host.
@@ -32,8 +35,8 @@ type ResponseHead struct {
 
 // AppendResponse appends an HTTP/1.1 response with the given head and body
 // to dst and returns the extended slice. It writes Content-Length, except
-// for 1xx, 204 and 304 responses, which have no body (RFC 9110 §8.6,
-// §15.3.5, §15.4.5). It allocates only when dst must grow.
+// for 1xx, 204 and 304 responses, which have no body and must not send
+// it (RFC 9110). It allocates only when dst must grow.
 //
 // It panics on what would be a malformed response, a programming error: a
 // status outside 100..999, a body on a status that has none, or a field that
@@ -89,7 +92,7 @@ var textPlain = []Header{{Name: []byte("Content-Type"), Value: []byte("text/plai
 // slice: "method target HTTP/1.1", a Host field, headers in order, and, when
 // body is not nil, Content-Length and the body. A nil body sends no
 // Content-Length, as for GET; an empty non-nil one sends "Content-Length:
-// 0", as a POST without content should (RFC 9110 §8.6).
+// 0", as a POST without content should (RFC 9110).
 //
 // It panics on what would be a malformed request, a programming error: an
 // invalid method (not a token), target (not printable ASCII without SP) or
@@ -146,7 +149,7 @@ func appendField[T string | []byte](dst []byte, name T, value []byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// AppendDate appends t as an IMF-fixdate (RFC 9110 §5.6.7), the format of
+// AppendDate appends t as an IMF-fixdate (RFC 9110), the format of
 // the Date field: "Sun, 06 Nov 1994 08:49:37 GMT".
 func AppendDate(dst []byte, t time.Time) []byte {
 	return t.UTC().AppendFormat(dst, "Mon, 02 Jan 2006 15:04:05 GMT")
@@ -170,7 +173,7 @@ func (c *DateCache) Value(now time.Time) []byte {
 	return c.value
 }
 
-// StatusText returns the reason-phrase RFC 9110 §15 (and RFC 6585 for 428,
+// StatusText returns the reason-phrase RFC 9110 (and RFC 6585 for 428,
 // 429, 431) registers for code, or "" for an unregistered code.
 func StatusText(code int) string {
 	if code < 100 || code >= 600 || code%100 >= len(statusText[0]) {

@@ -2,11 +2,11 @@ package http1
 
 // Character classes, one bit each in charClass.
 const (
-	cToken  = 1 << iota // tchar, RFC 9110 §5.6.2
-	cField              // field-vchar / SP / HTAB, RFC 9110 §5.5
+	cToken  = 1 << iota // tchar, the characters of a token (RFC 9110)
+	cField              // field-vchar / SP / HTAB, a field value's characters (RFC 9110)
 	cTarget             // printable ASCII except SP: RFC 3986 characters
-	cHost               // reg-name, IP-literal and port characters, RFC 3986 §3.2
-	cQdText             // qdtext, RFC 9110 §5.6.4
+	cHost               // reg-name, IP-literal and port characters (RFC 3986, URI authority)
+	cQdText             // qdtext, the characters of a quoted-string (RFC 9110)
 )
 
 // charClass maps each byte to its classes, so the hot loops cost one load
@@ -54,24 +54,25 @@ func is[T string | []byte](s T, c uint8) bool {
 	return true
 }
 
-// validToken reports whether s is a token (RFC 9110 §5.6.2): 1*tchar.
+// validToken reports whether s is a token (RFC 9110): 1*tchar.
 func validToken[T string | []byte](s T) bool { return len(s) > 0 && is(s, cToken) }
 
 // validTarget reports whether s can be a request-target: non-empty,
-// printable ASCII without SP (RFC 9112 §3.2, RFC 3986 §2).
+// printable ASCII without SP: RFC 9112 builds the request-target from
+// RFC 3986 URI characters, all of them printable ASCII.
 func validTarget[T string | []byte](s T) bool { return len(s) > 0 && is(s, cTarget) }
 
 // validHost reports whether s can be a Host field value: uri-host [ ":"
-// port ] (RFC 9110 §7.2), checked by character only. It may be empty.
+// port ] (RFC 9110), checked by character only. It may be empty.
 func validHost[T string | []byte](s T) bool { return is(s, cHost) }
 
-// ValidFieldName reports whether name is a valid field name: a token
-// (RFC 9110 §5.1).
+// ValidFieldName reports whether name is a valid field name: a token, as
+// RFC 9110 requires.
 func ValidFieldName(name []byte) bool { return validToken(name) }
 
-// ValidFieldValue reports whether value is a valid field value (RFC 9110
-// §5.5): VCHAR, obs-text, SP and HTAB, with no whitespace at either end. A
-// value that passes cannot split a message (no CR, LF or NUL).
+// ValidFieldValue reports whether value is a valid field value as RFC 9110
+// defines it: VCHAR, obs-text, SP and HTAB, with no whitespace at either
+// end. A value that passes cannot split a message (no CR, LF or NUL).
 func ValidFieldValue(value []byte) bool {
 	if len(value) > 0 && (isOWS(value[0]) || isOWS(value[len(value)-1])) {
 		return false
@@ -79,7 +80,7 @@ func ValidFieldValue(value []byte) bool {
 	return is(value, cField)
 }
 
-// isOWS reports whether c is optional whitespace (RFC 9110 §5.6.3).
+// isOWS reports whether c is optional whitespace (OWS, RFC 9110): SP or HTAB.
 func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 
 // trimOWS strips optional whitespace from both ends of b.
@@ -111,8 +112,8 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// nextElem splits the first element off a comma-separated list (RFC 9110
-// §5.6.1), trimming OWS; more reports whether a comma followed it. Empty
+// nextElem splits the first element off a comma-separated list (RFC 9110's
+// #rule), trimming OWS; more reports whether a comma followed it. Empty
 // elements are returned as empty: list fields skip them, as recipients must
 // accept them.
 func nextElem(list []byte) (elem, rest []byte, more bool) {

@@ -2,7 +2,7 @@ package http1
 
 const (
 	// maxChunkLine bounds a chunk-size line with its extensions and CRLF.
-	// RFC 9112 §7.1.1 lets a server limit extension length; 4 KiB is far
+	// RFC 9112 lets a server limit chunk extensions' length; 4 KiB is far
 	// above anything real and keeps a line's rescan cheap.
 	maxChunkLine = 4 << 10
 	// maxChunkExcess bounds the framing overhead beyond what a chunk's
@@ -14,7 +14,7 @@ const (
 	maxScratchKeep = 64 << 10
 )
 
-// chunkedDecoder decodes a chunked body (RFC 9112 §7.1) across Parse calls:
+// chunkedDecoder decodes a chunked body (RFC 9112) across Parse calls:
 // complete chunks are decoded once, and the next call resumes after them,
 // so a body arriving in many reads costs linear, not quadratic, time.
 type chunkedDecoder struct {
@@ -75,7 +75,7 @@ func (d *chunkedDecoder) message(buf []byte, head int, body *[]byte, trailers *[
 	return head + n, nil
 }
 
-// decode continues decoding the chunked-body b (RFC 9112 §7.1) and returns
+// decode continues decoding the chunked-body b (RFC 9112) and returns
 // its length when complete:
 //
 //	chunked-body = *chunk last-chunk trailer-section CRLF
@@ -168,7 +168,7 @@ func chunkLine(b []byte, i int) (size int64, next int, err error) {
 }
 
 // skipChunkExt skips chunk extensions at b[i:], which are not interpreted,
-// and returns the index of the byte after them (RFC 9112 §7.1.1):
+// and returns the index of the byte after them (grammar from RFC 9112):
 //
 //	chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
 //	chunk-ext-val = token / quoted-string
@@ -206,7 +206,7 @@ func skipChunkExt(b []byte, i int) (int, error) {
 	}
 }
 
-// skipBWS skips "bad" whitespace (RFC 9110 §5.6.3) at b[i:].
+// skipBWS skips "bad" whitespace (BWS, RFC 9110: allowed but never sent) at b[i:].
 func skipBWS(b []byte, i int) int {
 	for i < len(b) && isOWS(b[i]) {
 		i++
@@ -229,7 +229,7 @@ func skipToken(b []byte, i int) (int, error) {
 	return j, nil
 }
 
-// skipQuoted skips the quoted-string at b[i:] (RFC 9110 §5.6.4):
+// skipQuoted skips the quoted-string at b[i:] (RFC 9110):
 //
 //	quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE
 //	quoted-pair   = "\" ( HTAB / SP / VCHAR / obs-text )
@@ -251,7 +251,7 @@ func skipQuoted(b []byte, i int) (int, error) {
 }
 
 // parseTrailers parses the trailer section at b[i:] through the empty line
-// ending the chunked body (RFC 9112 §7.1.2), bounded like a header section,
+// ending the chunked body (RFC 9112), bounded like a header section,
 // and returns the index past it.
 func parseTrailers(b []byte, i int, trailers *[]Header, lim *Limits) (int, error) {
 	w := window(b, i, lim.MaxHeaderBytes)

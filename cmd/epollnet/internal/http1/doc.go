@@ -18,33 +18,39 @@
 //
 // # Strictness
 //
-// The parsers follow RFC 9112 and RFC 9110, and are strict wherever being
-// lenient could let two parsers disagree about where a message ends (request
-// smuggling, RFC 9112 §11.2):
+// The parsers follow RFC 9112 (HTTP/1.1 message syntax) and RFC 9110 (HTTP
+// semantics), and are strict wherever being lenient could let two parsers
+// disagree about where a message ends (request smuggling, which RFC 9112
+// warns about):
 //
-//   - Lines end in CRLF only. RFC 9112 §2.2 lets a recipient accept a bare LF;
-//     we do not, in requests, responses or chunked framing, because a proxy in
-//     front of us that does not would frame the bytes differently (the
-//     chunked bare-LF smuggling bugs, e.g. Go's CVE-2025-22871). A bare CR is
-//     rejected (RFC 9112 §2.2 allows rejecting or replacing it with SP).
-//   - obs-fold, and any line beginning with whitespace after the start-line,
-//     is rejected with 400 (RFC 9112 §5.2 and §2.2).
-//   - Whitespace between a field name and the colon is rejected with 400
-//     (RFC 9112 §5.1). Field values may hold VCHAR, obs-text, SP and HTAB;
-//     any other control byte (NUL, CR, LF, DEL, ...) is rejected (RFC 9110
-//     §5.5).
+//   - Lines end in CRLF only. RFC 9112 lets a recipient accept a bare LF as
+//     a line end; we do not, in requests, responses or chunked framing,
+//     because a proxy in front of us that does not would frame the bytes
+//     differently (the chunked bare-LF smuggling bugs, e.g. Go's
+//     CVE-2025-22871). A bare CR is rejected (RFC 9112 allows rejecting it
+//     or replacing it with SP).
+//   - obs-fold (a field value continued on a line that begins with
+//     whitespace), and any line beginning with whitespace after the
+//     start-line, is rejected with 400, as RFC 9112 allows.
+//   - Whitespace between a field name and the colon is rejected with 400,
+//     as RFC 9112 requires. Field values may hold VCHAR, obs-text, SP and
+//     HTAB; any other control byte (NUL, CR, LF, DEL, ...) is rejected, as
+//     RFC 9110's field-value grammar has no place for it.
 //   - A request with both Content-Length and Transfer-Encoding, differing
 //     Content-Length values, a transfer coding other than chunked (501), or
-//     chunked applied twice or not last is rejected (RFC 9112 §6.1, §6.3).
-//     Identical repeated Content-Length values ("5, 5") are accepted as one
-//     (RFC 9110 §8.6).
-//   - An HTTP/1.1 request must carry exactly one valid Host (RFC 9112 §3.2).
+//     chunked applied twice or not last is rejected: RFC 9112 makes each of
+//     these a framing error or lets a server reject it.
+//     Identical repeated Content-Length values ("5, 5") are accepted as one,
+//     as RFC 9110 allows.
+//   - An HTTP/1.1 request must carry exactly one valid Host, as RFC 9112
+//     requires.
 //   - The request-target must be printable ASCII (RFC 3986 characters); raw
 //     UTF-8 in the target is rejected.
 //
 // Lenient points, each allowed by the RFCs: empty lines before a request-line
-// are skipped (RFC 9112 §2.2), HTTP/1.x with x > 1 is served as HTTP/1.1
-// (RFC 9110 §6.2), and a status-line may omit the SP before an empty reason
+// are skipped (RFC 9112 asks servers to ignore at least one), HTTP/1.x with
+// x > 1 is served as HTTP/1.1 (RFC 9110: a higher minor version is
+// compatible), and a status-line may omit the SP before an empty reason
 // phrase, as many servers do.
 //
 // # Limits and incremental cost

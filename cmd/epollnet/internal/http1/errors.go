@@ -32,7 +32,8 @@ var (
 	errMoreTarget = newError(0, "need more data in request-target")
 )
 
-// Start-line errors (RFC 9112 §3, §4, §2.3).
+// Start-line errors: the request-line, status-line and HTTP-version of
+// RFC 9112.
 var (
 	errBadRequestLine = newError(400, "malformed request-line")
 	errBadMethod      = newError(400, "invalid method")
@@ -43,7 +44,8 @@ var (
 	errBadStatusLine  = newError(400, "malformed status-line")
 )
 
-// Line and field errors (RFC 9112 §2.2, §5; RFC 9110 §5.5).
+// Line and field errors: line endings and field lines (RFC 9112), field
+// values (RFC 9110).
 var (
 	errBareLF         = newError(400, "bare LF line terminator")
 	errBareCR         = newError(400, "bare CR")
@@ -57,7 +59,7 @@ var (
 	errTooManyTrailer = newError(431, "too many trailer fields")
 )
 
-// Semantic errors: Host (RFC 9112 §3.2) and framing (RFC 9112 §6).
+// Semantic errors: Host and message body framing (RFC 9112).
 var (
 	errMissingHost   = newError(400, "missing Host in HTTP/1.1 request")
 	errDuplicateHost = newError(400, "more than one Host field")
@@ -72,7 +74,7 @@ var (
 	errBodyTooLarge  = newError(413, "body too large")
 )
 
-// Chunked transfer coding errors (RFC 9112 §7.1).
+// Chunked transfer coding errors (RFC 9112).
 var (
 	errBadChunkSize  = newError(400, "invalid chunk size")
 	errChunkOverflow = newError(400, "chunk size overflows")

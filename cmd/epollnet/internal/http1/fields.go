@@ -1,13 +1,13 @@
 package http1
 
-// Header is one field line (RFC 9112 §5): a name and a value with the
+// Header is one field line (a header, RFC 9112): a name and a value with the
 // surrounding optional whitespace removed. In a parsed message both are
 // sub-slices of the parsed buffer.
 type Header struct {
 	Name, Value []byte
 }
 
-// parseFieldLine parses the field line at b[i:] (RFC 9112 §5):
+// parseFieldLine parses the field line at b[i:], as RFC 9112 defines it:
 //
 //	field-line = field-name ":" OWS field-value OWS CRLF
 //
@@ -24,8 +24,9 @@ func parseFieldLine(b []byte, i int) (h Header, next int, err error) {
 	case '\n':
 		return h, 0, errBareLF
 	case ' ', '\t':
-		// obs-fold (RFC 9112 §5.2), or whitespace between the start-line
-		// and the first field (RFC 9112 §2.2): both rejected.
+		// obs-fold (a continuation line), or whitespace between the
+		// start-line and the first field: RFC 9112 lets a recipient reject
+		// both, and we do.
 		return h, 0, errObsFold
 	}
 	j := i
@@ -36,7 +37,7 @@ func parseFieldLine(b []byte, i int) (h Header, next int, err error) {
 	case j == len(b):
 		return h, 0, errMore
 	case b[j] != ':' && isOWS(b[j]):
-		return h, 0, errSpaceInName // RFC 9112 §5.1: MUST reject with 400
+		return h, 0, errSpaceInName // RFC 9112: a server must reject it with 400
 	case b[j] != ':' || j == i:
 		return h, 0, errBadFieldName
 	}
@@ -51,8 +52,8 @@ func parseFieldLine(b []byte, i int) (h Header, next int, err error) {
 }
 
 // endOfLine checks for CRLF at b[i:] and returns the index past it. A bare
-// LF there is rejected (RFC 9112 §2.2 allows accepting it; see the package
-// doc), as is a bare CR; any other byte is invalid in the element before it,
+// LF there is rejected (RFC 9112 allows accepting it; see the package doc),
+// as is a bare CR; any other byte is invalid in the element before it,
 // and other is returned.
 func endOfLine(b []byte, i int, other error) (int, error) {
 	switch {
@@ -108,7 +109,7 @@ type fields struct {
 	expect100 bool // Expect is "100-continue"
 }
 
-// transferCodings summarizes the Transfer-Encoding list (RFC 9112 §6.1),
+// transferCodings summarizes the Transfer-Encoding list (RFC 9112),
 // which may span several field lines.
 type transferCodings struct {
 	present     bool // a Transfer-Encoding field was seen
@@ -118,8 +119,9 @@ type transferCodings struct {
 }
 
 // inspect records h if its name is one of the fields framing depends on.
-// Names are compared case-insensitively (RFC 9110 §5.1); the length switch
-// keeps the common case, an unrelated field, to one comparison.
+// Names are compared case-insensitively, as RFC 9110 says field names are;
+// the length switch keeps the common case, an unrelated field, to one
+// comparison.
 func (f *fields) inspect(h Header) error {
 	switch len(h.Name) {
 	case 4:
@@ -129,7 +131,7 @@ func (f *fields) inspect(h Header) error {
 		}
 	case 6:
 		if equalFold(h.Name, "expect") && equalFold(h.Value, "100-continue") {
-			f.expect100 = true // RFC 9110 §10.1.1
+			f.expect100 = true // the client waits for 100 Continue before the body (RFC 9110)
 		}
 	case 10:
 		if equalFold(h.Name, "connection") {
@@ -147,8 +149,9 @@ func (f *fields) inspect(h Header) error {
 	return nil
 }
 
-// connection records the connection options (RFC 9112 §9.3, RFC 9110
-// §7.6.1): a case-insensitive comma-separated token list.
+// connection records the connection options of the Connection field
+// (RFC 9110, RFC 9112: "close" ends persistence): a case-insensitive
+// comma-separated token list.
 func (f *fields) connection(v []byte) {
 	for more := true; more; {
 		var e []byte
@@ -162,9 +165,10 @@ func (f *fields) connection(v []byte) {
 	}
 }
 
-// contentLength records a Content-Length value (RFC 9110 §8.6). A list of
-// identical values, on one line or several, counts as one value; anything
-// else that is not 1*DIGIT is invalid (RFC 9112 §6.3, item 5).
+// contentLength records a Content-Length value (RFC 9110). A list of
+// identical values, on one line or several, counts as one value, as RFC
+// 9110 allows; anything else that is not 1*DIGIT is invalid, and RFC 9112
+// makes an invalid Content-Length an unrecoverable framing error.
 func (f *fields) contentLength(v []byte) error {
 	for {
 		e, rest, more := nextElem(v)
@@ -184,8 +188,8 @@ func (f *fields) contentLength(v []byte) error {
 }
 
 // transferEncoding adds a Transfer-Encoding line's codings to the list.
-// transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112
-// §6.1); only chunked is implemented, and it takes no parameters.
+// transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112);
+// only chunked is implemented, and it takes no parameters.
 func (f *fields) transferEncoding(v []byte) error {
 	f.te.present = true
 	for more := true; more; {

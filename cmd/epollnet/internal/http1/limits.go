@@ -20,7 +20,7 @@ type Limits struct {
 
 // DefaultLimits returns the limits a zero Limits field stands for: an 8 KiB
 // head (as nginx's large_client_header_buffers and Node's llhttp), 100
-// fields, a 1 MiB body and an 8 KiB request-target (RFC 9112 §3 recommends
+// fields, a 1 MiB body and an 8 KiB request-target (RFC 9112 recommends
 // supporting request-lines of at least 8000 octets).
 func DefaultLimits() Limits {
 	return Limits{

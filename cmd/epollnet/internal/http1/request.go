@@ -7,13 +7,13 @@ package http1
 // Request per connection: Headers and Trailers keep their backing arrays, so
 // steady-state parsing allocates nothing.
 type Request struct {
-	Method     []byte // a token, case-sensitive (RFC 9110 §9.1)
-	Target     []byte // the request-target as sent (RFC 9112 §3.2)
+	Method     []byte // a token, case-sensitive (RFC 9110)
+	Target     []byte // the request-target as sent (RFC 9112)
 	ProtoMinor int    // x in HTTP/1.x; 1 and above mean HTTP/1.1 semantics
 	// Headers are the header section's field lines in order, names as sent
 	// (compare them case-insensitively), values without surrounding OWS.
 	Headers []Header
-	// Host is the Host field's value (RFC 9112 §3.2); nil when absent, which
+	// Host is the Host field's value (RFC 9112); nil when absent, which
 	// only HTTP/1.0 allows.
 	Host []byte
 	// ContentLength is the Content-Length value, 0 when absent, or -1 when
@@ -23,15 +23,16 @@ type Request struct {
 	Chunked bool
 	// Close reports that the connection closes after the response:
 	// "Connection: close", or HTTP/1.0 without "Connection: keep-alive"
-	// (RFC 9112 §9.3). The response should then say "Connection: close".
+	// (RFC 9112's persistence rules). The response should then say
+	// "Connection: close".
 	Close bool
-	// Expect100 reports "Expect: 100-continue" (RFC 9110 §10.1.1): the
+	// Expect100 reports "Expect: 100-continue" (RFC 9110): the
 	// client may wait for a 100 (Continue) before sending the body.
 	Expect100 bool
 	// Body is the whole body (nil when empty), decoded when chunked.
 	Body []byte
 	// Trailers are the fields of a chunked body's trailer section
-	// (RFC 9112 §7.1.2). Nothing is merged into Headers.
+	// (RFC 9112). Nothing is merged into Headers.
 	Trailers []Header
 }
 
@@ -83,14 +84,14 @@ func (p *RequestParser) Parse(buf []byte, req *Request) (n int, err error) {
 // ParseHead is Parse without the body: it returns the head's length once the
 // head is complete, with req's framing fields set and Body and Trailers
 // empty. A server uses it while Parse needs more data, to answer
-// Expect: 100-continue (RFC 9110 §10.1.1) or refuse a body early.
+// Expect: 100-continue (RFC 9110) or refuse a body early.
 func (p *RequestParser) ParseHead(buf []byte, req *Request) (n int, err error) {
 	lim := p.Limits.resolved()
 	return parseRequestHead(buf, req, &lim)
 }
 
-// parseRequestHead parses the request-line and header section (RFC 9112
-// §2.1) within the head limit, then the fields' framing meaning.
+// parseRequestHead parses the request-line and header section (RFC 9112)
+// within the head limit, then the fields' framing meaning.
 func parseRequestHead(buf []byte, req *Request, lim *Limits) (int, error) {
 	req.reset()
 	win := window(buf, 0, lim.MaxHeaderBytes)
@@ -112,8 +113,8 @@ func parseRequestHead(buf []byte, req *Request, lim *Limits) (int, error) {
 	return 0, errHeadTooLarge
 }
 
-// frame applies the header fields' meaning for a request: Host (RFC 9112
-// §3.2), message body length (RFC 9112 §6.3) and persistence (§9.3).
+// frame applies the header fields' meaning for a request, by RFC 9112's
+// rules: Host, message body length and persistence.
 func (r *Request) frame(f *fields, lim *Limits) error {
 	switch {
 	case f.hosts > 1:
@@ -139,19 +140,20 @@ func (r *Request) frame(f *fields, lim *Limits) error {
 // frameChunked checks a request's Transfer-Encoding. Only chunked, once and
 // last, is accepted; everything else is refused, since a request whose
 // framing we might read differently from a proxy is a smuggling vector
-// (RFC 9112 §6.1, §6.3 items 3 and 4, §11.2).
+// (RFC 9112 requires or allows refusing each of these, and warns of
+// request smuggling).
 func (r *Request) frameChunked(f *fields) error {
 	switch {
 	case r.ProtoMinor == 0:
-		return errTEHTTP10 // RFC 9112 §6.1: the framing is faulty
+		return errTEHTTP10 // RFC 9112: Transfer-Encoding in HTTP/1.0 means faulty framing
 	case f.hasLength:
-		return errLengthAndTE // RFC 9112 §6.3 item 3: a server MAY reject
+		return errLengthAndTE // RFC 9112: a server may reject both framings together
 	case f.te.other:
-		return errUnsupportedTE // RFC 9112 §6.1: 501
+		return errUnsupportedTE // RFC 9112: an unknown transfer coding is a 501
 	case f.te.chunked == 0:
 		return errBadTE // only empty list elements
 	case f.te.chunked != 1 || !f.te.chunkedLast:
-		return errChunkedNotEnd // RFC 9112 §7.1: applied at most once
+		return errChunkedNotEnd // RFC 9112: chunked is applied once, and last
 	}
 	r.Chunked, r.ContentLength = true, -1
 	return nil

@@ -228,7 +228,7 @@ func TestParseRequestPipelined(t *testing.T) {
 	in := wrkGET +
 		crlf("POST /a HTTP/1.1\nHost: h\nContent-Length: 3\n\nabc") +
 		chunkedHead + "3\r\ndef\r\n0\r\n\r\n" +
-		"\r\n" + // a stray CRLF after a body is skipped (RFC 9112 §2.2)
+		"\r\n" + // a stray CRLF after a body is skipped, as RFC 9112 asks
 		crlf("GET /last HTTP/1.1\nHost: h\nConnection: close\n\n")
 	var p RequestParser
 	var req Request

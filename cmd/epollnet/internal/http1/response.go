@@ -5,7 +5,7 @@ package http1
 // Parse.
 type Response struct {
 	ProtoMinor int    // x in HTTP/1.x
-	StatusCode int    // 100 to 999 (RFC 9110 §15)
+	StatusCode int    // 100 to 999, the three-digit range of RFC 9110
 	Reason     []byte // the reason-phrase, possibly empty; carries no meaning
 	// Headers are the header section's field lines in order, as in Request.
 	Headers []Header
@@ -14,13 +14,14 @@ type Response struct {
 	ContentLength int64
 	// Chunked reports a chunked body (chunked is the final coding).
 	Chunked bool
-	// UntilClose reports a close-delimited body (RFC 9112 §6.3 item 8):
-	// Parse returned only the head, and the body is every byte that follows
-	// until the server closes the connection.
+	// UntilClose reports a close-delimited body (RFC 9112: a response with
+	// neither Content-Length nor chunked framing ends when the server
+	// closes): Parse returned only the head, and the body is every byte
+	// that follows until the server closes the connection.
 	UntilClose bool
 	// Close reports that the connection cannot carry another request:
 	// "Connection: close", HTTP/1.0 without "Connection: keep-alive"
-	// (RFC 9112 §9.3), or a close-delimited body.
+	// (RFC 9112's persistence rules), or a close-delimited body.
 	Close bool
 	// Body is the whole body (nil when empty), decoded when chunked.
 	Body []byte
@@ -52,8 +53,8 @@ func (p *ResponseParser) Reset() { p.chunked.reset(0) }
 
 // Parse parses one response from the start of buf into resp. method is the
 // method of the request it answers, which decides whether a body follows
-// (RFC 9112 §6.3): none after HEAD, nor after a 2xx to CONNECT (the
-// connection then is a tunnel).
+// (RFC 9112's message body length rules): none after HEAD, nor after a 2xx
+// to CONNECT (the connection then is a tunnel).
 //
 // The results are those of RequestParser.Parse: (n, nil) for a complete
 // response in buf[:n], (0, nil) when more data is needed, (0, err) with err
@@ -95,7 +96,8 @@ func parseResponseHead(buf []byte, method string, resp *Response, lim *Limits) (
 }
 
 // hasBody reports whether a response to method with r's status carries a
-// body (RFC 9112 §6.3 items 1 and 2).
+// body: RFC 9112 gives none to an answer to HEAD, to 1xx, 204 and 304, nor
+// to a 2xx answer to CONNECT.
 func (r *Response) hasBody(method string) bool {
 	c := r.StatusCode
 	switch {
@@ -108,7 +110,7 @@ func (r *Response) hasBody(method string) bool {
 }
 
 // frame applies the header fields' meaning for a response: message body
-// length (RFC 9112 §6.3) and persistence (§9.3).
+// length and persistence, by RFC 9112's rules.
 func (r *Response) frame(f *fields, method string, lim *Limits) error {
 	r.Close = f.close || r.ProtoMinor == 0 && !f.keepAlive
 	r.ContentLength = f.length
@@ -120,19 +122,19 @@ func (r *Response) frame(f *fields, method string, lim *Limits) error {
 	case f.length > lim.MaxBodyBytes:
 		return errBodyTooLarge
 	case !f.hasLength:
-		r.UntilClose, r.Close, r.ContentLength = true, true, -1 // item 8
+		r.UntilClose, r.Close, r.ContentLength = true, true, -1 // no framing: read until close
 	}
 	return nil
 }
 
 // frameTE applies a response's Transfer-Encoding. Both framing headers
-// together are an error (RFC 9112 §6.3 item 3: "ought to be handled as an
-// error"); if chunked is not the final coding the body runs until the
-// connection closes (item 4).
+// together are an error (RFC 9112: such a message "ought to be handled as
+// an error"); if chunked is not the final coding the body runs until the
+// connection closes, as RFC 9112 prescribes for responses.
 func (r *Response) frameTE(f *fields) error {
 	switch {
 	case r.ProtoMinor == 0:
-		return errTEHTTP10 // RFC 9112 §6.1: the framing is faulty
+		return errTEHTTP10 // RFC 9112: Transfer-Encoding in HTTP/1.0 means faulty framing
 	case f.hasLength:
 		return errLengthAndTE
 	case f.te.chunked == 0 && !f.te.other:

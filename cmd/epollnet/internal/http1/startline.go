@@ -1,7 +1,8 @@
 package http1
 
-// parseRequestLine parses the request-line (RFC 9112 §3) into req, after
-// skipping empty lines (RFC 9112 §2.2), and returns the index past it:
+// parseRequestLine parses the request-line (RFC 9112) into req, after
+// skipping empty lines (which RFC 9112 asks servers to ignore), and returns
+// the index past it:
 //
 //	request-line = method SP request-target SP HTTP-version CRLF
 //
@@ -20,7 +21,7 @@ func parseRequestLine(b []byte, req *Request, maxURI int) (int, error) {
 	case j == len(b):
 		return 0, errMore
 	case b[j] != ' ' || j == i:
-		return 0, errBadMethod // method = token (RFC 9110 §9.1)
+		return 0, errBadMethod // method = token (RFC 9110)
 	}
 	t := j + 1
 	k := t
@@ -29,7 +30,7 @@ func parseRequestLine(b []byte, req *Request, maxURI int) (int, error) {
 	}
 	switch {
 	case k-t > maxURI:
-		return 0, errURITooLong // RFC 9112 §3: 414
+		return 0, errURITooLong // RFC 9112: a target longer than any we parse is a 414
 	case k == len(b):
 		return 0, errMoreTarget
 	case b[k] != ' ' || k == t:
@@ -47,7 +48,7 @@ func parseRequestLine(b []byte, req *Request, maxURI int) (int, error) {
 }
 
 // skipEmptyLines skips the CRLFs a server should ignore before a
-// request-line (RFC 9112 §2.2), such as a client's stray CRLF after a body.
+// request-line (RFC 9112), such as a client's stray CRLF after a body.
 func skipEmptyLines(b []byte) (int, error) {
 	i := 0
 	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
@@ -60,12 +61,12 @@ func skipEmptyLines(b []byte) (int, error) {
 	return i, nil
 }
 
-// parseVersion parses an HTTP-version at b[i:] (RFC 9112 §2.3):
+// parseVersion parses an HTTP-version at b[i:] (RFC 9112):
 //
 //	HTTP-version = HTTP-name "/" DIGIT "." DIGIT ; HTTP-name = %s"HTTP"
 //
 // It returns the minor version and the index past the version. A major
-// version other than 1 is a 505 (RFC 9110 §15.6.6).
+// version other than 1 is a 505 (HTTP Version Not Supported, RFC 9110).
 func parseVersion(b []byte, i int) (minor, next int, err error) {
 	const pattern = "HTTP/0.0" // '0' stands for any DIGIT
 	for k := 0; k < len(pattern); k++ {
@@ -83,7 +84,7 @@ func parseVersion(b []byte, i int) (minor, next int, err error) {
 	return int(b[i+7] - '0'), i + len(pattern), nil
 }
 
-// parseStatusLine parses the status-line (RFC 9112 §4) into r and returns
+// parseStatusLine parses the status-line (RFC 9112) into r and returns
 // the index past it:
 //
 //	status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
@@ -119,8 +120,8 @@ func parseStatusLine(b []byte, r *Response) (int, error) {
 	return next, nil
 }
 
-// parseStatusCode parses SP status-code at b[i:]: three digits, 100 to 999
-// (RFC 9110 §15).
+// parseStatusCode parses SP status-code at b[i:]: three digits, 100 to 999,
+// the range RFC 9110 gives status codes.
 func parseStatusCode(b []byte, i int) (code, next int, err error) {
 	if i >= len(b) {
 		return 0, 0, errMore

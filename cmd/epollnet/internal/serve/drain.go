@@ -10,9 +10,10 @@ import (
 // drainGrace is how long, once the server drains, a keep-alive connection
 // with no request in progress may still send one before it is closed.
 // Closing an idle connection races with a request the client may be
-// sending at that moment, which then fails (RFC 9112 §9.3.1 lets clients
-// retry it on a new connection); waiting a little lets an active client's
-// next request arrive and be answered with Connection: close instead.
+// sending at that moment, which then fails (RFC 9112 lets clients retry
+// an idempotent request on a new connection); waiting a little lets an
+// active client's next request arrive and be answered with
+// Connection: close instead.
 const drainGrace = 250 * time.Millisecond
 
 // connSet is one loop's open HTTP connections. The loop adds and removes;

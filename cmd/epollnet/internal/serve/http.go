@@ -179,8 +179,9 @@ func (s *httpServer) process(li int, hc *httpConn, in []byte, now time.Time) (us
 }
 
 // expectContinue answers "Expect: 100-continue" once the head of a request
-// whose body is still missing is complete (RFC 9110 §10.1.1), so that a
-// client waiting for it sends the body.
+// whose body is still missing is complete (RFC 9110: a server that will
+// read the body should send 100 Continue), so that a client waiting for it
+// sends the body.
 func (s *httpServer) expectContinue(lp *httpLoop, hc *httpConn, partial []byte) {
 	if hc.continued || len(partial) == 0 {
 		return

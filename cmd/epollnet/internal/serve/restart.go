@@ -31,8 +31,8 @@ var Restartable bool
 // the socket, which both processes share. Handing over SO_REUSEPORT
 // siblings works the same way. Opening new sockets in the new process and
 // closing the old ones instead would reset every connection queued on a
-// closed reuseport socket unless net.ipv4.tcp_migrate_req=1 (KERNEL.md
-// §2.11).
+// closed reuseport socket unless net.ipv4.tcp_migrate_req=1 (see
+// docs/kernel.md).
 //
 // The protocol is github.com/cloudflare/tableflip's: descriptors and
 // their names through exec, a readiness pipe, a pipe that tells the new

@@ -112,7 +112,8 @@ func systemdName(i int) string { return "systemd " + strconv.Itoa(i) }
 // one. The loop goes on while sockets are inherited, so that all of a
 // reuseport group are served even if this process has fewer loops than
 // the last: a socket left unserved would be closed, and close resets the
-// connections queued on a reuseport socket (KERNEL.md §2.11).
+// connections queued on a reuseport socket (unless
+// net.ipv4.tcp_migrate_req=1 moves them to a sibling; see docs/kernel.md).
 func (s *runningServer) listenAddr(a string, hv *handover) error {
 	network, address, err := cli.SplitAddr(a)
 	if err != nil {
