@@ -88,7 +88,7 @@ func describeConnect(r Record) (string, style) {
 
 func describeCtl(r Record) (string, style) {
 	op := strings.ToUpper(r.Detail)
-	s := fmt.Sprintf("epoll_ctl(%s, fd %d, %s)", op, r.FD, r.Ready)
+	s := fmt.Sprintf("epoll_ctl(%s, fd %d, %s)", op, r.FD, interestText(r.Ready))
 	if r.Detail == "del" {
 		s = fmt.Sprintf("epoll_ctl(DEL, fd %d)", r.FD)
 	}
@@ -96,12 +96,35 @@ func describeCtl(r Record) (string, style) {
 		return s + " ✗ " + shortErr(r.Err), styleFail
 	}
 	if r.Role == "listener" && r.Detail == "mod" {
-		if r.Ready == "none" {
+		if noConditions(r.Ready) {
 			return s + ": paused", styleCtl
 		}
 		return s + ": re-armed", styleCtl
 	}
 	return s, styleCtl
+}
+
+// interestText spells an interest set for the diagram. An empty set is
+// "none", also when it carries only the trigger mode: the engine records
+// an edge-triggered registration that waits for nothing as "ET", which
+// reads like a condition, so it is shown as "none|ET".
+func interestText(ready string) string {
+	if ready != "none" && noConditions(ready) {
+		return "none|" + ready
+	}
+	return ready
+}
+
+// noConditions reports whether an interest set asks for no readiness
+// condition at all: "none", or only the trigger mode ("ET"). epoll then
+// reports only ERR and HUP, which are never masked.
+func noConditions(ready string) bool {
+	for _, c := range strings.Split(ready, "|") {
+		if c != "none" && c != "ET" && c != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // describeReady spells the first condition with epoll's prefix, as the

@@ -222,7 +222,7 @@ func findAcceptExhausted(recs []Record) string {
 	}
 	rearmed := ""
 	if _, ok := first(recs, func(r Record) bool {
-		return r.Kind == "epoll_ctl" && r.Role == "listener" && r.Detail == "mod" && r.Ready != "none"
+		return r.Kind == "epoll_ctl" && r.Role == "listener" && r.Detail == "mod" && !noConditions(r.Ready)
 	}); ok {
 		rearmed = " and re-armed it on a timer"
 	}

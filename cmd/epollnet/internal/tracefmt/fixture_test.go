@@ -79,7 +79,7 @@ func okEvents() []epollnet.TraceEvent {
 		ev(285, 9, 1, dialed, epollnet.TraceClose),
 		ready(301, 10, 2, accepted, in|rdhup, closeWt),
 		ev(305, 10, 2, accepted, epollnet.TraceRead),
-		ctl(307, 10, 2, accepted, "mod", 0),
+		ctl(307, 10, 2, accepted, "mod", epollnet.ReadyEdge), // EOF read, nothing to wait for
 		ctl(309, 10, 2, accepted, "del", 0),
 		n(ev(318, 10, 2, accepted, epollnet.TraceClose), 0, epollnet.ErrPeerClosed),
 		ctl(402, 7, 0, listener, "del", 0),

@@ -165,3 +165,26 @@ func TestLongClientTextIsCut(t *testing.T) {
 		t.Fatalf("long client text not cut to its column: %q", last)
 	}
 }
+
+// TestEmptyInterestIsNamed: an interest set with no condition reads as
+// "none", with the trigger mode after it when there is one, never as a
+// bare "ET" that looks like a condition.
+func TestEmptyInterestIsNamed(t *testing.T) {
+	for _, tc := range []struct {
+		role, op, ready, want string
+	}{
+		{"accepted", "mod", "ET", "epoll_ctl(MOD, fd 12, none|ET)"},
+		{"accepted", "mod", "none", "epoll_ctl(MOD, fd 12, none)"},
+		{"accepted", "mod", "IN|RDHUP|ET", "epoll_ctl(MOD, fd 12, IN|RDHUP|ET)"},
+		{"dialed", "add", "OUT|ET", "epoll_ctl(ADD, fd 12, OUT|ET)"},
+		{"listener", "mod", "none", "epoll_ctl(MOD, fd 12, none): paused"},
+		{"listener", "mod", "ET", "epoll_ctl(MOD, fd 12, none|ET): paused"},
+		{"listener", "mod", "IN", "epoll_ctl(MOD, fd 12, IN): re-armed"},
+		{"accepted", "del", "", "epoll_ctl(DEL, fd 12)"},
+	} {
+		got, _ := describe(Record{Kind: "epoll_ctl", Role: tc.role, Detail: tc.op, FD: 12, Ready: tc.ready})
+		if got != tc.want {
+			t.Errorf("%s %s %q: %q, want %q", tc.role, tc.op, tc.ready, got, tc.want)
+		}
+	}
+}
