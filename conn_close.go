@@ -255,10 +255,8 @@ func (l *loop) closeNow(c *Conn, why error) {
 	c.mf.set(mWclosed | mCloseReq | mFdClosed)
 	c.out = nil
 	c.mu.Unlock()
-	if !c.lf.has(lParked) && c.gen != 0 {
-		l.unregister(c.fd)
-	} else if c.lf.has(lParked) {
-		l.forget(c.fd)
+	if c.gen != 0 {
+		l.unregister(c.fd, c, c.interest) // unwatched if parked: no DEL
 	}
 	sys.Close(c.fd)
 	if why == nil && c.lf.has(lPeerFirst) {

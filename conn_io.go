@@ -229,53 +229,6 @@ func (l *loop) flush(c *Conn) {
 	}
 }
 
-// updateInterest syncs the epoll registration with what the connection
-// waits for. EPOLLOUT is requested only while output is pending.
-func (l *loop) updateInterest(c *Conn) {
-	if c.lf.has(lParked) || c.state != stateOpen {
-		return // a connecting socket gets its interest in connected()
-	}
-	var want poller.Events
-	if !c.lf.has(lReadEOF) && (c.lf.has(lClosing) || !c.lf.has(lPaused)) {
-		want = c.readInterest()
-	}
-	if c.lf.has(lWantOut) {
-		want |= poller.Writable
-	}
-	if want == c.interest {
-		return
-	}
-	err := l.p.Mod(c.fd, c.gen, want|c.trigger())
-	l.traceCtl("mod", c.fd, c, 0, want|c.trigger(), err)
-	if err != nil {
-		l.closeNow(c, err)
-		return
-	}
-	c.interest = want
-}
-
-func (l *loop) park(c *Conn) {
-	err := l.p.Del(c.fd)
-	l.traceCtl("del", c.fd, c, 0, 0, err)
-	c.lf.set(lParked)
-	c.interest = 0
-}
-
-func (l *loop) unpark(c *Conn) {
-	c.lf.clr(lParked)
-	c.interest = c.readInterest()
-	if c.lf.has(lWantOut) {
-		c.interest |= poller.Writable
-	}
-	// EPOLL_CTL_ADD reports the current state, so the pending ERR/HUP and
-	// any unread data come back at the next wait.
-	err := l.p.Add(c.fd, c.gen, c.interest|c.trigger())
-	l.traceCtl("add", c.fd, c, 0, c.interest|c.trigger(), err)
-	if err != nil {
-		l.closeNow(c, err)
-	}
-}
-
 func (l *loop) shutdownWrite(c *Conn) {
 	c.lf.set(lShutDone)
 	err := sys.Shutdown(c.fd, sys.SHUT_WR)

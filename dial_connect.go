@@ -215,39 +215,6 @@ func (l *loop) connected(c *Conn) {
 	}
 }
 
-// openInterest registers an open connection's interest: input unless
-// paused, output if writes are pending. A parked Unix socket is re-added.
-func (l *loop) openInterest(c *Conn) error {
-	var want poller.Events
-	if !c.lf.has(lPaused) {
-		want = c.readInterest()
-	}
-	if c.lf.has(lWantOut) {
-		want |= poller.Writable
-	}
-	switch {
-	case c.lf.has(lParked):
-		err := l.p.Add(c.fd, c.gen, want|c.trigger())
-		l.traceCtl("add", c.fd, c, 0, want|c.trigger(), err)
-		if err != nil {
-			return err
-		}
-		c.lf.clr(lParked)
-	default:
-		// MOD even when the interest is unchanged (OUT only: reads paused,
-		// writes queued before the open): it reports the socket's current
-		// state, where an edge-triggered registration would wait for an
-		// event that the connect's own EPOLLOUT has already used up.
-		err := l.p.Mod(c.fd, c.gen, want|c.trigger())
-		l.traceCtl("mod", c.fd, c, 0, want|c.trigger(), err)
-		if err != nil {
-			return err
-		}
-	}
-	c.interest = want
-	return nil
-}
-
 // dialFailed reports a failed dial once, through OnClose and to a waiting
 // Dial, as a *net.OpError that names the address and the system call. The
 // socket, if any, is deregistered and closed first: a failed socket is

@@ -313,4 +313,9 @@ func TestPausedConnectionResetDoesNotSpin(t *testing.T) {
 	if n := e.Stats().Total.Wakeups - w0; n > 50 {
 		t.Fatalf("%d wake-ups in 200 ms while a paused connection was reset", n)
 	}
+	// Parked, the connection is open but outside the epoll set: only the
+	// listener counts as registered.
+	if st := e.Stats().Total; st.Conns != 1 || st.Registered != 1 {
+		t.Fatalf("parked: Conns %d, Registered %d; want 1 and 1 (the listener)", st.Conns, st.Registered)
+	}
 }

@@ -41,13 +41,15 @@ type Listener struct {
 
 // lnHandle is one listening descriptor registered in one loop.
 type lnHandle struct {
-	ln     *Listener
-	fd     int
-	loop   *loop
-	gen    uint32
-	paused bool // after EMFILE and friends, until a retry
-	full   bool // at ListenConfig.MaxConns, until a connection closes
-	timer  timerEntry
+	ln   *Listener
+	fd   int
+	loop *loop
+	gen  uint32
+	// interest is Readable, or 0 while paused or full (updateListener).
+	interest poller.Events
+	paused   bool // after EMFILE and friends, until a retry
+	full     bool // at ListenConfig.MaxConns, until a connection closes
+	timer    timerEntry
 }
 
 // Addr returns the listener's address, with the port the kernel chose when
@@ -181,7 +183,7 @@ func (l *loop) addListener(lh *lnHandle) {
 		lh.ln.handleClosed()
 		return
 	}
-	lh.gen = gen
+	lh.gen, lh.interest = gen, poller.Readable
 	l.lhs = append(l.lhs, lh)
 }
 
@@ -208,7 +210,7 @@ func (l *loop) closeListenerFD(lh *lnHandle) {
 		lh.ln.capped.Add(-1)
 	}
 	if lh.gen != 0 {
-		l.unregister(lh.fd)
+		l.unregister(lh.fd, nil, lh.interest)
 	}
 	sys.Close(lh.fd)
 	l.trace(TraceClose, lh.fd, nil, RoleListener, 0, 0, nil)
@@ -286,12 +288,8 @@ func (l *loop) pauseListener(lh *lnHandle) {
 	if lh.paused {
 		return
 	}
-	err := l.p.Mod(lh.fd, lh.gen, 0)
-	l.traceCtl("mod", lh.fd, nil, RoleListener, 0, err)
-	if err != nil {
-		l.reportAcceptError(err)
-	}
 	lh.paused = true
+	l.updateListener(lh)
 	l.stats.acceptPauses.Add(1)
 	l.logRare("epollnet: listener paused: accept4 is out of resources; the connection stays queued",
 		slog.Int("loop", l.id), slog.String("addr", lh.ln.addr.String()),
@@ -306,14 +304,7 @@ func (l *loop) resumeListener(lh *lnHandle) {
 	}
 	lh.paused = false
 	l.timers.remove(&lh.timer)
-	if lh.full {
-		return // still at MaxConns: uncap re-arms it
-	}
-	err := l.p.Mod(lh.fd, lh.gen, poller.Readable)
-	l.traceCtl("mod", lh.fd, nil, RoleListener, poller.Readable, err)
-	if err != nil {
-		l.reportAcceptError(err)
-	}
+	l.updateListener(lh) // still silent at MaxConns: uncap re-arms it
 }
 
 // rearmPausedListeners resumes paused listeners when a descriptor was freed.

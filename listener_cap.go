@@ -1,7 +1,5 @@
 package epollnet
 
-import "github.com/epollnet/epollnet/internal/poller"
-
 // ListenConfig.MaxConns: a listener at its cap stops being watched, so
 // connections wait in the kernel's accept queue instead of being accepted
 // and refused; the first of its connections to close, on any loop, re-arms
@@ -29,10 +27,7 @@ func (l *loop) capListener(lh *lnHandle) {
 	lh.full = true
 	lh.ln.capped.Add(1)
 	l.stats.capPauses.Add(1)
-	if !lh.paused {
-		err := l.p.Mod(lh.fd, lh.gen, 0)
-		l.traceCtl("mod", lh.fd, nil, RoleListener, 0, err)
-	}
+	l.updateListener(lh) // already silent if paused
 	if !lh.ln.atCap() {
 		l.uncap(lh)
 	}
@@ -45,14 +40,7 @@ func (l *loop) uncap(lh *lnHandle) {
 	}
 	lh.full = false
 	lh.ln.capped.Add(-1)
-	if lh.paused {
-		return // resumeListener re-arms it after its retry
-	}
-	err := l.p.Mod(lh.fd, lh.gen, poller.Readable)
-	l.traceCtl("mod", lh.fd, nil, RoleListener, poller.Readable, err)
-	if err != nil {
-		l.reportAcceptError(err)
-	}
+	l.updateListener(lh) // if paused, resumeListener re-arms it after its retry
 }
 
 // releaseSlot counts a connection of ln gone (closed, or refused before it

@@ -260,58 +260,6 @@ func (l *loop) exec(t *task) {
 	}
 }
 
-// register adds fd to epoll under a fresh generation and records its owner.
-// A nil c registers a listener.
-func (l *loop) register(fd int, c *Conn, interest poller.Events) (uint32, error) {
-	e := l.fds.slot(fd)
-	e.gen = nextGen(e.gen)
-	ctl := interest
-	if c != nil {
-		ctl |= c.trigger() // TCP connections are edge-triggered (conn_again.go)
-	}
-	err := l.p.Add(fd, e.gen, ctl)
-	if l.opts.Tracer != nil {
-		role := RoleListener
-		if c != nil {
-			role = c.role
-		}
-		l.traceCtl("add", fd, c, role, ctl, err)
-	}
-	if err != nil {
-		return 0, err
-	}
-	e.conn = c
-	l.stats.registered.Add(1)
-	return e.gen, nil
-}
-
-// unregister removes fd from epoll before it is closed. close() alone would
-// leave the registration alive if the descriptor had been dup'ed or passed
-// to a child: epoll watches the open file description, not the descriptor
-// number (see docs/kernel.md, "epoll watches the open file, not the
-// descriptor").
-func (l *loop) unregister(fd int) {
-	err := l.p.Del(fd)
-	if l.opts.Tracer != nil {
-		c := l.fds.get(fd).conn
-		role := RoleListener
-		if c != nil {
-			role = c.role
-		}
-		l.traceCtl("del", fd, c, role, 0, err)
-	}
-	l.forget(fd)
-}
-
-// forget clears fd's entry once it left epoll; the new generation makes any
-// event of it still in this batch stale.
-func (l *loop) forget(fd int) {
-	e := l.fds.get(fd)
-	e.conn = nil
-	e.gen = nextGen(e.gen)
-	l.stats.registered.Add(-1)
-}
-
 // nextTimer returns nanoseconds until the earliest timer, 0 if one is due,
 // or -1 if there is none.
 func (l *loop) nextTimer() int64 {
@@ -376,12 +324,11 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 // seen at the next wait (see docs/kernel.md, "EPOLL_CTL_ADD reports current
 // readiness").
 func (l *loop) open(c *Conn) error {
-	c.interest = c.readInterest()
-	gen, err := l.register(c.fd, c, c.interest)
+	gen, err := l.register(c.fd, c, c.readInterest())
 	if err != nil {
 		return err
 	}
-	c.gen = gen
+	c.gen, c.interest = gen, c.readInterest()
 	c.state = stateOpen
 	c.mu.Lock()
 	c.mf.set(mReady)
