@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -186,5 +187,40 @@ func TestEmptyInterestIsNamed(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s %s %q: %q, want %q", tc.role, tc.op, tc.ready, got, tc.want)
 		}
+	}
+}
+
+// TestSVGStateSeparatorSpaced: the "·" between an event and its TCP state
+// has one ordinary space on each side once a renderer has applied SVG's
+// whitespace rules, which strip the whitespace opening a text element or
+// a tspan; and no label relies on such whitespace (the footer's indent).
+func TestSVGStateSeparatorSpaced(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSVG(&b, okDiagram()); err != nil {
+		t.Fatal(err)
+	}
+	textElem := regexp.MustCompile(`<text[^>]*>(.*)</text>`)
+	opening := regexp.MustCompile(`^\s|<tspan[^>]*>\s`)
+	tag := regexp.MustCompile(`<[^>]*>`)
+	n := 0
+	for _, line := range strings.Split(b.String(), "\n") {
+		m := textElem.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if opening.MatchString(m[1]) || strings.Contains(m[1], "\u00a0") {
+			t.Errorf("whitespace a renderer strips or renders unlike a space: %s", line)
+		}
+		if !strings.Contains(m[1], "·") {
+			continue
+		}
+		n++
+		shown := tag.ReplaceAllString(m[1], "")
+		if strings.Count(shown, " · ") != strings.Count(shown, "·") {
+			t.Errorf("%q: want one space on each side of every \"·\"", shown)
+		}
+	}
+	if n < 2 { // the title and at least one TCP state
+		t.Fatalf("%d text elements with \"·\"; the fixture should have several", n)
 	}
 }

@@ -90,7 +90,10 @@ func (s *svgWriter) printf(format string, args ...any) { fmt.Fprintf(&s.buf, for
 func (s *svgWriter) width(rows []row) int {
 	w := svgMinW
 	for _, r := range rows {
-		n := utf8.RuneCountInString(r.text) + utf8.RuneCountInString(r.state) + 2
+		n := utf8.RuneCountInString(r.text)
+		if r.state != "" {
+			n += utf8.RuneCountInString(" · " + r.state)
+		}
 		if r.kind == rowArrow {
 			n = utf8.RuneCountInString(r.hint)
 		}
@@ -157,8 +160,11 @@ func (s *svgWriter) event(r row, y int) {
 	text := strings.TrimPrefix(r.text, "● ")
 	s.printf(`<text class="%s" x="%d" y="%d" text-anchor="%s">%s`, class, lx, y, anchor, esc(text))
 	if r.state != "" {
-		// A no-break space: SVG collapses a leading plain one.
-		s.printf(`<tspan class="state">`+"\u00a0· "+`%s</tspan>`, esc(r.state))
+		// The space before the dot stays in the event's text: renderers
+		// strip whitespace that opens a tspan (librsvg even a no-break
+		// space), which glued the dot to the text. Between two characters
+		// of one text element a space survives everywhere.
+		s.printf(` <tspan class="state">· %s</tspan>`, esc(r.state))
 	}
 	s.printf("</text>\n")
 }
@@ -211,7 +217,13 @@ func (s *svgWriter) footer(lines []string, y int) {
 	}
 	s.printf(`<text class="title" x="16" y="%d">%s</text>`+"\n", y, esc(footerTitle))
 	for i, l := range lines {
-		s.printf(`<text class="finding" x="24" y="%d">%s</text>`+"\n", y+(i+1)*svgRowH, esc(l))
+		// A continuation line's indent is its x: SVG strips the spaces
+		// that open a text element, which would undo "  ".
+		x := 24.0
+		if rest, ok := strings.CutPrefix(l, "  "); ok {
+			x, l = x+2*svgCharW, rest
+		}
+		s.printf(`<text class="finding" x="%g" y="%d">%s</text>`+"\n", x, y+(i+1)*svgRowH, esc(l))
 	}
 }
 
