@@ -57,7 +57,7 @@ type Conn struct {
 	// Fields are ordered to avoid padding.
 	id   uint64      // immutable
 	loop *loop       // immutable
-	src  *connSource // immutable; the handler, and the listener for an accepted connection
+	src  *connSource // loop-owned; the handler, and the listener for an accepted connection (see proxyLayer)
 	x    *connExt    // what only some connections need; see connExt
 	tm   *connTimer  // loop-owned; deadlines, when a timeout, dial or close needs them
 	ctx  atomic.Pointer[ctxBox]

@@ -275,11 +275,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 		}
 		l.rearmPausedListeners()
 	}
-	if c.lf.has(lProxyWait) {
-		l.proxyClosed(c, why) // OnOpen never ran: no OnClose either
-	} else {
-		c.src.h.OnClose(c, why)
-	}
+	c.src.h.OnClose(c, why)
 	if wasOpen {
 		l.eng.checkDrained()
 	}

@@ -103,10 +103,6 @@ var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }
 // and keeps only what it leaves this time, in a pooled buffer: a connection
 // with nothing pending holds none.
 func (l *loop) deliver(c *Conn, data []byte) {
-	if c.lf.has(lProxyWait) {
-		l.proxyDeliver(c, data)
-		return
-	}
 	if c.in != nil {
 		if len(*c.in)+len(data) > l.opts.MaxReadBuffer {
 			l.closeNow(c, ErrReadCapExceeded)
@@ -145,10 +141,6 @@ func (c *Conn) releaseIn() {
 }
 
 func (l *loop) onEOF(c *Conn) {
-	if c.lf.has(lProxyWait) {
-		l.proxyEOF(c)
-		return
-	}
 	c.lf.set(lReadEOF)
 	c.lf.set(lPeerFirst)
 	l.updateInterest(c) // a socket at EOF stays readable forever under LT

@@ -171,7 +171,6 @@ const (
 	lLingering                       // FIN sent, waiting for the peer's (finishGraceful)
 	lShutWr                          // shutdown(SHUT_WR) pending or done
 	lShutDone                        // shutdown(SHUT_WR) done
-	lProxyWait                       // awaiting a PROXY header: reads go to the parser, no OnOpen yet (proxy.go)
 	lAgain                           // queued to be read again next round (conn_again.go)
 )
 

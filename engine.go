@@ -230,6 +230,9 @@ func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg Liste
 	ln := &Listener{eng: e, network: network, addr: addr, cfg: cfg,
 		done: make(chan struct{}), left: len(fds), unlink: unlink}
 	ln.src = connSource{h: h, ln: ln}
+	if cfg.ProxyProtocol != nil {
+		ln.proxy = newProxyLayer(ln)
+	}
 	for i, fd := range fds {
 		var l *loop
 		if cfg.ReusePort {

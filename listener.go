@@ -20,7 +20,8 @@ import (
 // any goroutine.
 type Listener struct {
 	eng     *Engine
-	src     connSource // shared by its connections
+	src     connSource  // shared by its connections
+	proxy   *proxyLayer // with ListenConfig.ProxyProtocol, else nil
 	network string
 	addr    net.Addr
 	cfg     ListenConfig

@@ -305,7 +305,7 @@ func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
 	if name != "" {
 		c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
 	}
-	if pc := ln.cfg.ProxyProtocol; pc != nil && !l.proxyAdmit(c, pc) {
+	if ln.proxy != nil && !ln.proxy.admit(l, c) {
 		l.releaseSlot(ln)
 		return // an untrusted source, refused
 	}
@@ -339,10 +339,6 @@ func (l *loop) open(c *Conn) error {
 	l.stats.opened.Add(1)
 	l.armDeadline(c)
 	l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
-	if c.lf.has(lProxyWait) {
-		l.proxyStart(c) // OnOpen comes with the PROXY header
-		return nil
-	}
 	c.src.h.OnOpen(c)
 	return nil
 }

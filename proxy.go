@@ -128,6 +128,25 @@ func (pc *ProxyConfig) versions() proxyproto.Versions {
 	return proxyproto.Both
 }
 
+// proxyLayer is the PROXY protocol as a layer between a listener and its
+// handler. adopt has it admit each accepted connection; on one from a
+// trusted source it installs itself as the connection's Handler until the
+// header is complete, so the engine's read path knows nothing of the
+// protocol: the layer's OnData parses what the connection reads, and once
+// the header parsed the layer hands the connection to the listener's
+// handler and calls its OnOpen. One layer serves all of a listener's
+// connections; each connection's own state is its proxyState.
+type proxyLayer struct {
+	cfg *ProxyConfig
+	src connSource // the layer as the handler, and the listener
+}
+
+func newProxyLayer(ln *Listener) *proxyLayer {
+	p := &proxyLayer{cfg: ln.cfg.ProxyProtocol}
+	p.src = connSource{h: p, ln: ln}
+	return p
+}
+
 // proxyState is what an accepted connection of a listener with
 // ProxyProtocol carries, allocated only for those. It lives in
 // connExt.remote, which accepted TCP connections leave nil (their peer is
@@ -141,7 +160,6 @@ type proxyState struct {
 
 // proxyWait is the state of a connection waiting for its header.
 type proxyWait struct {
-	cfg   *ProxyConfig
 	buf   []byte // the header's first bytes, when it arrived in pieces
 	timer Timer  // HeaderTimeout
 }
@@ -192,56 +210,58 @@ func (ps *proxyState) remoteAddr(c *Conn) net.Addr {
 	return c.realRemote(ps)
 }
 
-// proxyAdmit runs in adopt for a listener with ProxyProtocol, before the
-// connection is registered. A trusted connection gets its PROXY state and
-// waits for a header; an untrusted one is served as is with AllowUntrusted
-// and refused otherwise: closed with an RST, which proxyAdmit reports false
-// for.
-func (l *loop) proxyAdmit(c *Conn, pc *ProxyConfig) bool {
-	if c.net == netUnix || pc.trusts(c.peer().Addr()) {
-		w := &proxyWait{cfg: pc}
-		w.timer.e.index = -1 // not queued until proxyStart
+// admit runs in adopt, before the connection is registered. A trusted
+// connection gets its PROXY state and the layer as its handler, and waits
+// for a header; an untrusted one is served as is with AllowUntrusted and
+// refused otherwise: closed with an RST, which admit reports false for.
+func (p *proxyLayer) admit(l *loop, c *Conn) bool {
+	if c.net == netUnix || p.cfg.trusts(c.peer().Addr()) {
+		w := &proxyWait{}
+		w.timer.e.index = -1 // not queued until OnOpen
 		w.timer.e.owner = &w.timer
 		w.timer.c = c // traced with the connection
 		x := c.ext()
 		x.remote = &proxyState{unixPeer: x.remote, wait: w}
-		c.lf.set(lProxyWait)
+		c.src = &p.src
 		return true
 	}
-	if pc.AllowUntrusted {
+	if p.cfg.AllowUntrusted {
 		return true
 	}
 	sys.SetLingerZero(c.fd)
 	sys.Close(c.fd)
 	l.trace(TraceClose, c.fd, c, 0, 0, 0, ErrProxyUntrusted)
-	l.proxyRejected(pc, c.remoteLocked(), ErrProxyUntrusted)
+	p.rejected(l, c.remoteLocked(), ErrProxyUntrusted)
 	return false
 }
 
-// proxyStart runs in open instead of OnOpen: the header deadline starts.
-func (l *loop) proxyStart(c *Conn) {
+// OnOpen runs when the connection is registered: the header deadline
+// starts. The handler's OnOpen comes with the header.
+func (p *proxyLayer) OnOpen(c *Conn) {
+	l := c.loop
 	w := c.proxyStateOf().wait
 	w.timer.f = func() {
-		if c.lf.has(lProxyWait) && c.state == stateOpen {
+		if c.state == stateOpen && c.proxyStateOf().wait == w {
 			l.abort(c, ErrProxyTimeout)
 		}
 	}
-	l.timers.schedule(&w.timer.e, l.now+durNanos(w.cfg.HeaderTimeout))
+	l.timers.schedule(&w.timer.e, l.now+durNanos(p.cfg.HeaderTimeout))
 }
 
-// proxyDeliver takes the data read while the header is awaited, in place of
-// OnData. The parser is incremental (the specification allows it: "the
-// receiver may be tolerant to partial headers"): pieces are kept until the
-// header is complete.
-func (l *loop) proxyDeliver(c *Conn, data []byte) {
+// OnData takes the data read while the header is awaited. The parser is
+// incremental (the specification allows it: "the receiver may be tolerant
+// to partial headers"): pieces are kept until the header is complete. It
+// consumes the header; the engine keeps what follows as unconsumed input.
+func (p *proxyLayer) OnData(c *Conn, data []byte) int {
 	ps := c.proxyStateOf()
 	w := ps.wait
-	in := data
+	in, before := data, 0
 	if w.buf != nil {
+		before = len(w.buf)
 		w.buf = append(w.buf, data...)
 		in = w.buf
 	}
-	h, n, err := proxyproto.Parse(in, w.cfg.versions())
+	h, n, err := proxyproto.Parse(in, p.cfg.versions())
 	var perr *proxyproto.Error
 	switch {
 	case err == proxyproto.ErrNeedMore:
@@ -249,30 +269,32 @@ func (l *loop) proxyDeliver(c *Conn, data []byte) {
 			w.buf = append(make([]byte, 0, max(len(data), 128)), data...)
 		}
 	case errors.As(err, &perr):
-		l.abort(c, fmt.Errorf("%w: %s", ErrProxyHeader, perr.Reason))
+		c.loop.abort(c, fmt.Errorf("%w: %s", ErrProxyHeader, perr.Reason))
 	default:
-		l.proxyOpen(c, ps, h, in[n:])
+		// The header ends in data: the bytes before it were incomplete.
+		used := n - before
+		p.open(c, ps, h, used < len(data))
+		return used
 	}
+	return len(data)
 }
 
-// proxyOpen completes a connection whose header parsed: the header becomes
-// visible (RemoteAddr, ProxyHeader), OnOpen runs, and the bytes that came
-// after the header are kept as unconsumed input and offered to OnData on
-// the loop's next turn, after whatever OnOpen asked for (Close, PauseRead)
-// took effect, just as for data that arrives right after accept.
-func (l *loop) proxyOpen(c *Conn, ps *proxyState, h *proxyproto.Header, rest []byte) {
+// open completes a connection whose header parsed: the header becomes
+// visible (RemoteAddr, ProxyHeader), the listener's handler takes over and
+// OnOpen runs. The bytes that came after the header, which the engine
+// keeps as unconsumed input, are offered to OnData on the loop's next
+// turn, after whatever OnOpen asked for (Close, PauseRead) took effect,
+// just as for data that arrives right after accept.
+func (p *proxyLayer) open(c *Conn, ps *proxyState, h *proxyproto.Header, more bool) {
+	l := c.loop
 	l.timers.remove(&ps.wait.timer.e)
 	c.mu.Lock()
 	ps.hdr = h
 	c.mu.Unlock()
-	c.lf.clr(lProxyWait)
-	if len(rest) > 0 {
-		c.in = inPool.Get().(*[]byte)
-		*c.in = append((*c.in)[:0], rest...)
-	}
 	ps.wait = nil
+	c.src = &p.src.ln.src
 	c.src.h.OnOpen(c)
-	if c.in != nil { // queued after the tasks OnOpen queued
+	if more { // queued after the tasks OnOpen queued
 		l.enqueue(task{kind: taskFunc, fn: func() {
 			// A read in between may have delivered them already; what the
 			// handler left is then offered again, as ResumeRead does.
@@ -283,28 +305,28 @@ func (l *loop) proxyOpen(c *Conn, ps *proxyState, h *proxyproto.Header, rest []b
 	}
 }
 
-// proxyEOF handles the peer's FIN before the header was complete.
-func (l *loop) proxyEOF(c *Conn) {
-	l.abort(c, errProxyEOF)
-}
+// OnReadEOF: the peer's FIN came before the header was complete.
+func (p *proxyLayer) OnReadEOF(c *Conn) { c.loop.abort(c, errProxyEOF) }
 
-// proxyClosed runs in closeNow, instead of OnClose, for a connection that
-// was waiting for its header: the handler never saw it open. Unless the
+// OnWritable is never called: nothing is written before the header.
+func (p *proxyLayer) OnWritable(c *Conn) {}
+
+// OnClose runs for a connection closed while it waited for its header:
+// the handler never saw it open, so it gets no OnClose either. Unless the
 // engine is shutting down, it counts as refused.
-func (l *loop) proxyClosed(c *Conn, why error) {
+func (p *proxyLayer) OnClose(c *Conn, why error) {
 	ps := c.proxyStateOf()
-	l.timers.remove(&ps.wait.timer.e)
-	c.lf.clr(lProxyWait)
+	c.loop.timers.remove(&ps.wait.timer.e)
 	if !errors.Is(why, ErrEngineShutdown) {
-		l.proxyRejected(ps.wait.cfg, c.realRemote(ps), why)
+		p.rejected(c.loop, c.realRemote(ps), why)
 	}
 	ps.wait = nil
 }
 
-func (l *loop) proxyRejected(pc *ProxyConfig, peer net.Addr, err error) {
+func (p *proxyLayer) rejected(l *loop, peer net.Addr, err error) {
 	l.stats.proxyRejected.Add(1)
-	if pc.OnReject != nil {
-		pc.OnReject(peer, err)
+	if p.cfg.OnReject != nil {
+		p.cfg.OnReject(peer, err)
 	}
 }
 
