@@ -9,8 +9,10 @@ import (
 	"github.com/epollnet/epollnet/internal/sys"
 )
 
-// This file is the loop side of a connection: readiness, reads, flushing,
-// closing and deadlines. Everything here runs on the owning loop goroutine.
+// This file is the loop side of a connection's I/O: readiness, reads (and
+// reading again next round), flushing, and shutting down the write half.
+// Closing is in conn_close.go. Everything here runs on the owning loop
+// goroutine.
 
 const hangup = poller.Error | poller.Hangup
 
@@ -77,7 +79,7 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 			case drain:
 				continue // FIN, RST or urgent data: read to the end
 			case n < len(l.buf):
-				return // the receive queue was empty (conn_again.go)
+				return // the receive queue was empty (see interest.go)
 			case i >= 3:
 				// More may be queued: the other ready descriptors get their
 				// turn first, and this one is read again next round.
@@ -95,6 +97,39 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 			return
 		}
 	}
+}
+
+// readAgain queues c to be handled as readable in the next round. An
+// edge-triggered connection (interest.go) is not reported again for data
+// already in its receive queue, so a loop that stops reading after a full
+// read (the per-event batch cap, a handler that called Close or PauseRead
+// in OnData, a closing connection's discard) queues it here; runAgain then
+// handles it as if epoll had reported it readable, and poll does not sleep
+// while any is queued.
+func (l *loop) readAgain(c *Conn) {
+	if c.lf.has(lAgain) {
+		return
+	}
+	c.lf.set(lAgain)
+	l.again = append(l.again, c)
+}
+
+// runAgain handles the connections queued in the last round. It swaps the
+// queue with a spare, so readAgain during the run queues for the next one.
+func (l *loop) runAgain() {
+	if len(l.again) == 0 {
+		return
+	}
+	run := l.again
+	l.again, l.againSpare = l.againSpare[:0], nil
+	for i, c := range run {
+		run[i] = nil
+		c.lf.clr(lAgain)
+		if c.state == stateOpen {
+			l.connEvent(c, poller.Readable)
+		}
+	}
+	l.againSpare = run[:0]
 }
 
 var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

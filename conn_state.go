@@ -171,7 +171,7 @@ const (
 	lLingering                       // FIN sent, waiting for the peer's (finishGraceful)
 	lShutWr                          // shutdown(SHUT_WR) pending or done
 	lShutDone                        // shutdown(SHUT_WR) done
-	lAgain                           // queued to be read again next round (conn_again.go)
+	lAgain                           // queued to be read again next round (readAgain)
 )
 
 func (f loopFlags) has(b loopFlags) bool { return f&b != 0 }

@@ -46,7 +46,7 @@ func (h *countHandler) OnData(c *Conn, in []byte) int {
 // TestReadCapReadsAgainNextRound: a loop reads at most four buffers per
 // event and then serves the others; edge-triggered, no event comes for the
 // rest, which the client sent all at once and then nothing more. The loop
-// must come back for it by itself (conn_again.go), or it is never read.
+// must come back for it by itself (readAgain), or it is never read.
 func TestReadCapReadsAgainNextRound(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1, ReadBufferSize: 512})
 	const total = 256 << 10 // 128 times four buffers

@@ -68,7 +68,7 @@ type loop struct {
 	now    int64
 	lhs    []*lnHandle
 	// again holds the connections to handle as readable next round, and
-	// againSpare the other buffer (conn_again.go).
+	// againSpare the other buffer (readAgain).
 	again, againSpare []*Conn
 	conns             int // open connections, loop-owned
 	stop              bool

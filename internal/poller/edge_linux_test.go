@@ -79,7 +79,7 @@ func newPoller(t *testing.T) *Poller {
 // readable socket is reported once; a read shorter than the buffer empties
 // the receive queue, no event follows while nothing new arrives, and data
 // arriving later is reported again. This is what lets the engine stop
-// reading at a short read without missing anything (conn_again.go).
+// reading at a short read without missing anything (the engine's interest.go).
 func TestEdgeTriggeredShortReadThenNewDataReportsAgain(t *testing.T) {
 	a, b := tcpPair(t)
 	p := newPoller(t)
@@ -111,7 +111,7 @@ func TestEdgeTriggeredShortReadThenNewDataReportsAgain(t *testing.T) {
 // TestEdgeTriggeredFullSendReportsOutWhenSpaceFrees: a send that finds the
 // buffer full (EAGAIN) marks the socket (SOCK_NOSPACE), and once the peer
 // reads enough, EPOLLOUT is reported as a new edge. A partial send does the
-// same. This is what lets flush stop at a short write (conn_io.go).
+// same. This is what lets flush stop at a short write (the engine's conn_io.go).
 func TestEdgeTriggeredFullSendReportsOutWhenSpaceFrees(t *testing.T) {
 	a, b := tcpPair(t)
 	p := newPoller(t)

@@ -9,7 +9,7 @@ package poller
 //     a listener that hit EMFILE, or that accepted fewer than all queued
 //     connections, would strand them until the next arrival; see
 //     docs/kernel.md, "Edge- versus level-triggered listener") and
-//     connections edge-triggered (the engine's conn_again.go).
+//     connections edge-triggered (the engine's interest.go).
 //   - epoll tracks the open file description, not the fd number: after a
 //     dup() the registration outlives close(fd) (see docs/kernel.md, "epoll
 //     watches the open file, not the descriptor"). The engine
