@@ -35,7 +35,7 @@ type Listener struct {
 
 	// With cfg.MaxConns: open counts the connections accepted and not yet
 	// closed, those in transit to their loop included; capped counts the
-	// handles stopped at the cap (listener_cap.go).
+	// handles stopped at the cap (listener_maxconns.go).
 	open   atomic.Int64
 	capped atomic.Int32
 }
