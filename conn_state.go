@@ -7,7 +7,8 @@ import (
 
 // This file holds the parts of a connection's state that Conn keeps out of
 // its own 112 bytes: flags packed into words, the peer address in compact
-// form, and the structures that only some connections allocate.
+// form, and the structures that only some connections allocate (connExt,
+// dialState; connTimer is in conn_deadline.go).
 
 // connSource is what a connection came from: its handler, and for an
 // accepted connection its listener. A listener's connections share its
@@ -61,52 +62,6 @@ func (c *Conn) dialing() *dialState {
 		return nil
 	}
 	return c.x.dial
-}
-
-// connTimer is a connection's deadline state: its entry in the loop's timer
-// heap, its idle and read timeouts, and the time of its last activity. A
-// connection gets one when it needs a deadline (a timeout from Options or a
-// Conn setter, a dial, a close that waits) and keeps it.
-type connTimer struct {
-	e          timerEntry
-	idleNs     int64
-	readNs     int64
-	lastActive int64 // last read or flush; direct writes count at the next check (mWrote)
-}
-
-// timers returns c's connTimer, allocating it with the loop's default
-// timeouts. Its activity clock starts at the last read, or now if there was
-// none. Loop goroutine, or before publication.
-func (c *Conn) timers(now int64) *connTimer {
-	if c.tm == nil {
-		o := c.loop.opts
-		last := now
-		if c.lastRead != 0 {
-			last = c.lastRead
-		}
-		c.tm = &connTimer{idleNs: durNanos(o.IdleTimeout), readNs: durNanos(o.ReadTimeout), lastActive: last}
-		c.tm.e.index = -1
-		c.tm.e.owner = c
-	}
-	return c.tm
-}
-
-// touchRead records data received (or the connection opening) at now.
-func (c *Conn) touchRead(now int64) {
-	c.lastRead = now
-	if t := c.tm; t != nil {
-		t.lastActive = now
-	}
-}
-
-// fire runs when the connection's timer entry expires (timerOwner).
-func (c *Conn) fire(l *loop) { l.connDeadline(c) }
-
-// dropTimer takes the connection's entry out of the heap, if it has one.
-func (l *loop) dropTimer(c *Conn) {
-	if c.tm != nil {
-		l.timers.remove(&c.tm.e)
-	}
 }
 
 // setPeer records an accepted connection's TCP peer: an IPv4 one (IPv4
