@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -132,5 +133,9 @@ func (p *cliProcess) wait(t *testing.T, timeout time.Duration) int {
 
 var (
 	readyLine   = regexp.MustCompile(`epollnet serve: pid (\d+) ready`)
-	summaryLine = regexp.MustCompile(`epollnet serve: pid (\d+): (\d+) connections served, (\d+) refused; (\d+) (requests|reads)`)
+	summaryLine = regexp.MustCompile(`epollnet serve: pid (\d+): ([\d,]+) connections served, ([\d,]+) refused; ([\d,]+) (requests|reads)`)
 )
+
+// atoiCount reads a count printed with thousands separators ("1,234"), as
+// summaryLine's are (cli.Count).
+func atoiCount(s string) (int, error) { return strconv.Atoi(strings.ReplaceAll(s, ",", "")) }

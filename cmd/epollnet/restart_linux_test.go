@@ -187,7 +187,7 @@ func TestServeRestartRefusesNoConnection(t *testing.T) {
 	}
 	served := map[string]int{}
 	for _, m := range summaryLine.FindAllStringSubmatch(p.out.String(), -1) {
-		served[m[1]], _ = strconv.Atoi(m[4])
+		served[m[1]], _ = atoiCount(m[4])
 	}
 
 	failed, during, overlap := 0, 0, 0

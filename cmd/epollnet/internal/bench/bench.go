@@ -41,7 +41,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.ExitFail
 	}
 	if rep.ErrorTotal > o.maxErrors {
-		fmt.Fprintf(stderr, "epollnet bench: %d errors, more than --max-errors %d\n", rep.ErrorTotal, o.maxErrors)
+		fmt.Fprintf(stderr, "epollnet bench: %s errors, more than --max-errors %s\n", cli.Count(rep.ErrorTotal),
+			cli.Count(o.maxErrors))
 		return cli.ExitFail
 	}
 	return cli.ExitOK

@@ -275,7 +275,7 @@ func TestBenchProgressLine(t *testing.T) {
 	if err != nil || rep.Requests == 0 {
 		t.Fatalf("bench: %v, %+v", err, rep)
 	}
-	line := regexp.MustCompile(`(?m)^bench: +0\.\ds/350ms +[\d,]+ req/s +\d+ conns +0 errors$`)
+	line := regexp.MustCompile(`(?m)^bench: [\d.]+ms/350ms  [\d,.]+ req/s  [\d,]+ conns  0 errors$`)
 	if !line.MatchString(stderr.String()) {
 		t.Errorf("no progress line in:\n%s", stderr.String())
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -135,13 +136,13 @@ func (r *benchRun) progress(stop <-chan struct{}, w io.Writer) {
 			for i := range r.loops {
 				done += r.loops[i].done.Load()
 			}
-			where := fmt.Sprintf("%5.1fs/%v", time.Duration(r.now()).Seconds(), r.o.duration)
+			where := cli.Duration(time.Duration(r.now())) + "/" + cli.Duration(r.o.duration)
 			if r.o.requests > 0 {
-				where = fmt.Sprintf("%s/%s requests", cli.Count(done), cli.Count(uint64(r.o.requests)))
+				where = fmt.Sprintf("%s/%s requests", cli.Count(done), cli.Count(r.o.requests))
 			}
-			line := fmt.Sprintf("bench: %s  %s req/s  %d conns  %d errors", where,
-				cli.Count(uint64(float64(done-prev)/now.Sub(prevAt).Seconds())),
-				r.eng.Stats().Total.Conns, r.errTotal.Load())
+			line := fmt.Sprintf("bench: %s  %s req/s  %s conns  %s errors", where,
+				cli.Rate(float64(done-prev)/now.Sub(prevAt).Seconds()),
+				cli.Count(r.eng.Stats().Total.Conns), cli.Count(r.errTotal.Load()))
 			if tty {
 				fmt.Fprintf(w, "\r%-78s", line)
 			} else {
@@ -169,20 +170,21 @@ func (rep *benchReport) writeText(w io.Writer) error {
 	if rep.InProcess {
 		server = " (in-process server)"
 	}
-	fmt.Fprintf(&b, "epollnet bench: %s to %s%s, %d connections, pipeline %d", rep.Proto, rep.Target, server,
-		rep.Connections, rep.Pipeline)
+	fmt.Fprintf(&b, "epollnet bench: %s to %s%s, %s connections, pipeline %s", rep.Proto, rep.Target, server,
+		cli.Count(rep.Connections), cli.Count(rep.Pipeline))
 	if rep.Size > 0 {
-		fmt.Fprintf(&b, ", %d-byte messages", rep.Size)
+		fmt.Fprintf(&b, ", %s-byte messages", cli.Count(rep.Size))
 	}
 	if rep.Rate > 0 {
-		fmt.Fprintf(&b, ", %s req/s scheduled", cli.Count(uint64(rep.Rate)))
+		fmt.Fprintf(&b, ", %s req/s scheduled", cli.Rate(rep.Rate))
 	}
-	fmt.Fprintf(&b, "\n  requests    %s in %.2f s: %s req/s", cli.Count(rep.Requests), rep.DurationS,
-		cli.Count(uint64(rep.RequestsPerS+0.5)))
+	fmt.Fprintf(&b, "\n  requests    %s in %s: %s req/s", cli.Count(rep.Requests),
+		cli.Duration(time.Duration(rep.DurationS*float64(time.Second))), cli.Rate(rep.RequestsPerS))
 	if rep.Unanswered > 0 {
 		fmt.Fprintf(&b, " (%s still in flight at the end)", cli.Count(rep.Unanswered))
 	}
-	fmt.Fprintf(&b, "\n  throughput  %.2f MiB/s in, %.2f MiB/s out\n", rep.MiBPerSIn, rep.MiBPerSOut)
+	fmt.Fprintf(&b, "\n  throughput  %s in, %s out\n", cli.MiBPerSec(rep.MiBPerSIn*(1<<20)),
+		cli.MiBPerSec(rep.MiBPerSOut*(1<<20)))
 	if rep.Latency != nil {
 		fmt.Fprintf(&b, "  latency     %s\n", rep.Latency.text())
 	}
@@ -218,18 +220,8 @@ func (d distribution) text() string {
 		cli.Count(d.Count))
 }
 
-// usText formats microseconds with a unit that keeps three digits.
-func usText(us float64) string {
-	switch {
-	case us < 10:
-		return fmt.Sprintf("%.2fµs", us)
-	case us < 1000:
-		return fmt.Sprintf("%.0fµs", us)
-	case us < 1e6:
-		return fmt.Sprintf("%.2fms", us/1e3)
-	}
-	return fmt.Sprintf("%.2fs", us/1e6)
-}
+// usText formats microseconds as every report's durations are.
+func usText(us float64) string { return cli.Duration(time.Duration(math.Round(us * 1e3))) }
 
 // countsText prints "k1: n1, k2: n2" in key order.
 func countsText(m map[string]uint64) string {

@@ -186,10 +186,10 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	hv.stop()
 	pid := os.Getpid()
 	if hv.handedOver {
-		fmt.Fprintf(stderr, "epollnet serve: pid %d: the new process serves the sockets; draining %d connections\n",
-			pid, s.st.open.Load())
+		fmt.Fprintf(stderr, "epollnet serve: pid %d: the new process serves the sockets; draining %s connections\n",
+			pid, cli.Count(s.st.open.Load()))
 	} else {
-		fmt.Fprintf(stderr, "epollnet serve: pid %d: shutting down, %d connections open\n", pid, s.st.open.Load())
+		fmt.Fprintf(stderr, "epollnet serve: pid %d: shutting down, %s connections open\n", pid, cli.Count(s.st.open.Load()))
 	}
 	metrics.close()
 	err = s.shutdown(o.shutdownTimeout)
@@ -198,8 +198,9 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		removePIDFile(o.pidFile)
 	}
 	total := s.eng.Stats().Total
-	fmt.Fprintf(stderr, "epollnet serve: pid %d: %d connections served, %d refused; %d %s; %s in, %s out\n",
-		pid, total.Opened, s.st.refused.Load(), s.st.ops(), s.opsName(), cli.MiB(total.BytesIn), cli.MiB(total.BytesOut))
+	fmt.Fprintf(stderr, "epollnet serve: pid %d: %s connections served, %s refused; %s %s; %s in, %s out\n",
+		pid, cli.Count(total.Opened), cli.Count(s.st.refused.Load()), cli.Count(s.st.ops()), s.opsName(),
+		cli.MiB(total.BytesIn), cli.MiB(total.BytesOut))
 	return err
 }
 
@@ -220,8 +221,8 @@ func (s *runningServer) printStart(w io.Writer, m *metricsServer, restarts bool)
 		if n > 1 {
 			from += fmt.Sprintf("%d SO_REUSEPORT sockets, ", n)
 		}
-		fmt.Fprintf(w, "epollnet serve: %s on %s %s (%s%d loops, max %d connections)\n",
-			s.o.proto, as[i].Network(), as[i], from, s.eng.Loops(), s.st.maxConns)
+		fmt.Fprintf(w, "epollnet serve: %s on %s %s (%s%s loops, max %s connections)\n",
+			s.o.proto, as[i].Network(), as[i], from, cli.Count(s.eng.Loops()), cli.Count(s.st.maxConns))
 		i += n
 	}
 	if m != nil {
@@ -264,15 +265,16 @@ func (s *runningServer) statusLoop(ctx context.Context, stop <-chan struct{}, w 
 		case now := <-t.C:
 			cur, ops := s.eng.Stats().Total, s.st.ops()
 			secs := now.Sub(prevAt).Seconds()
-			line := fmt.Sprintf("epollnet serve: %s conns %d | %.0f %s/s | in %s/s out %s/s",
-				now.Format("15:04:05"), s.st.open.Load(), float64(ops-prevOps)/secs, s.opsName(),
-				cli.MiB(uint64(float64(cur.BytesIn-prev.BytesIn)/secs)),
-				cli.MiB(uint64(float64(cur.BytesOut-prev.BytesOut)/secs)))
+			line := fmt.Sprintf("epollnet serve: %s conns %s | %s %s/s | in %s out %s",
+				now.Format("15:04:05"), cli.Count(s.st.open.Load()), cli.Rate(float64(ops-prevOps)/secs), s.opsName(),
+				cli.MiBPerSec(float64(cur.BytesIn-prev.BytesIn)/secs),
+				cli.MiBPerSec(float64(cur.BytesOut-prev.BytesOut)/secs))
 			if r := s.st.refused.Load(); r > 0 {
-				line += fmt.Sprintf(" | refused %d", r)
+				line += " | refused " + cli.Count(r)
 			}
 			if s.o.proto == cli.ProtoHTTP {
-				line += fmt.Sprintf(" | bad requests %d, timeouts %d", s.st.badReqs.Load(), s.st.timeouts.Load())
+				line += fmt.Sprintf(" | bad requests %s, timeouts %s", cli.Count(s.st.badReqs.Load()),
+					cli.Count(s.st.timeouts.Load()))
 			}
 			fmt.Fprintln(w, line)
 			prev, prevOps, prevAt = cur, ops, now
