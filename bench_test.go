@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 // benchEcho measures request/response round trips of size bytes against an
@@ -128,5 +129,22 @@ func BenchmarkTraceOn(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		l.trace(TraceRead, 7, nil, RoleAccepted, 0, i, nil)
+	}
+}
+
+// BenchmarkTimerResetOffLoop measures queuing work for a loop from another
+// goroutine: each Timer.Reset hands the loop a task by value and wakes it
+// if it sleeps, the path Close, PauseRead and a Write waiting for EPOLLOUT
+// take too.
+func BenchmarkTimerResetOffLoop(b *testing.B) {
+	e, err := New(Options{Loops: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	t := e.AfterFunc(time.Hour, func() {})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t.Reset(time.Hour)
 	}
 }

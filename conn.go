@@ -258,20 +258,35 @@ func (c *Conn) ResumeRead() error {
 // disables it. It is applied on the loop shortly after the call. The clock
 // runs from the last read or write.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
-	return c.setTimeouts(func() { c.timers(c.loop.now).idleNs = durNanos(d) })
+	return c.setTimeouts(durNanos(d), -1)
 }
 
 // SetReadTimeout replaces Options.ReadTimeout for this connection; 0
 // disables it. The clock runs from the last data received.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
-	return c.setTimeouts(func() { c.timers(c.loop.now).readNs = durNanos(d) })
+	return c.setTimeouts(-1, durNanos(d))
 }
 
-func (c *Conn) setTimeouts(set func()) error {
+// setTimeouts sets the idle and read timeouts, in nanoseconds, on the
+// loop; -1 keeps one.
+func (c *Conn) setTimeouts(idle, read int64) error {
 	if c.isClosed() {
 		return c.opError("set-timeout", ErrClosed)
 	}
-	c.loop.enqueue(task{kind: taskTimeouts, c: c, fn: set})
+	l := c.loop
+	l.post(func() {
+		if c.state == stateClosed {
+			return
+		}
+		t := c.timers(l.now)
+		if idle >= 0 {
+			t.idleNs = idle
+		}
+		if read >= 0 {
+			t.readNs = read
+		}
+		l.armDeadline(c)
+	})
 	return nil
 }
 

@@ -256,6 +256,29 @@ func (l *loop) flush(c *Conn) {
 	}
 }
 
+// resume applies ResumeRead: bytes the handler left are offered again
+// first, then the registration asks for input again.
+func (l *loop) resume(c *Conn) {
+	if !c.lf.has(lPaused) {
+		return
+	}
+	c.lf.clr(lPaused)
+	if c.state == stateConnecting {
+		return // connected() applies the flag; a Unix dial in backoff stays parked
+	}
+	if c.in != nil && !c.lf.has(lClosing) {
+		l.deliver(c, nil)
+		if c.state != stateOpen || c.lf.has(lPaused) {
+			return
+		}
+	}
+	if c.lf.has(lParked) {
+		l.unpark(c)
+		return
+	}
+	l.updateInterest(c)
+}
+
 func (l *loop) shutdownWrite(c *Conn) {
 	c.lf.set(lShutDone)
 	err := sys.Shutdown(c.fd, sys.SHUT_WR)

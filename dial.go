@@ -105,7 +105,12 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, c
 	case err := <-done:
 		return dialResult(c, err)
 	case <-ctx.Done():
-		c.loop.enqueue(task{kind: taskDialCancel, c: c, err: ctx.Err()})
+		l, err := c.loop, ctx.Err()
+		l.post(func() {
+			if c.state == stateConnecting {
+				l.dialFailed(c, err)
+			}
+		})
 	case <-c.loop.done:
 	}
 	select {
@@ -240,7 +245,7 @@ func (l *loop) startDialing(ctx context.Context, c *Conn, tgt dialTarget) bool {
 	if c.x.dial.addr != nil {
 		return l.enqueue(task{kind: taskDial, c: c})
 	}
-	return l.enqueue(task{kind: taskFunc, fn: func() { l.beginResolve(ctx, c, tgt) }})
+	return l.post(func() { l.beginResolve(ctx, c, tgt) })
 }
 
 // beginResolve runs on the loop. The dial deadline is armed first, so the
@@ -262,7 +267,7 @@ func (l *loop) resolve(ctx context.Context, c *Conn, tgt dialTarget) {
 	ctx, cancel := context.WithTimeout(ctx, c.x.dial.cfg.Timeout)
 	defer cancel()
 	raddr, err := lookupTCP(ctx, c.net.String(), tgt, c.x.dial.cfg.LocalAddr)
-	l.enqueue(task{kind: taskFunc, fn: func() { l.resolved(c, raddr, err) }})
+	l.post(func() { l.resolved(c, raddr, err) })
 }
 
 // lookupTCP resolves tgt and picks one address: of the network's family,

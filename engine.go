@@ -249,7 +249,7 @@ func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg Liste
 		lh.timer.index = -1
 	}
 	for i, lh := range ln.handles {
-		if lh.loop.enqueue(task{kind: taskListen, lh: lh}) {
+		if lh.loop.post(func() { lh.loop.addListener(lh) }) {
 			continue
 		}
 		// The loops are stopping; those that took their handle close it in
@@ -330,7 +330,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	for _, l := range e.loops {
-		l.enqueue(task{kind: taskShutdown})
+		l.post(l.shutdownConns)
 	}
 	var err error
 	select {
@@ -338,7 +338,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		for _, l := range e.loops {
-			l.enqueue(task{kind: taskAbortAll})
+			l.post(func() { l.abortAll(ErrEngineShutdown) })
 		}
 	}
 	e.stopLoops()
@@ -354,7 +354,7 @@ func (e *Engine) Close() error {
 
 func (e *Engine) stopLoops() {
 	for _, l := range e.loops {
-		l.enqueue(task{kind: taskStop})
+		l.post(func() { l.stop = true })
 	}
 	for _, l := range e.loops {
 		<-l.done

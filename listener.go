@@ -70,7 +70,7 @@ func (ln *Listener) Close() error {
 	ln.closed = true
 	ln.mu.Unlock()
 	for _, lh := range ln.handles {
-		lh.loop.enqueue(task{kind: taskUnlisten, lh: lh})
+		lh.loop.post(func() { lh.loop.removeListener(lh) })
 	}
 	ln.eng.forget(ln)
 	if !ln.eng.onLoopGoroutine() {
@@ -257,25 +257,31 @@ func (l *loop) acceptEvent(lh *lnHandle) {
 	}
 }
 
-// dispatchAccepted hands a new descriptor to its loop, with the peer's
-// address as a compact netip.AddrPort (or, for Unix sockets, its name).
+// dispatchAccepted makes a new descriptor a connection of the loop that
+// will serve it, with the peer's address (sys unmaps IPv4 clients of a
+// dual-stack listener) or, for Unix sockets, its name, and hands it over.
+// The Conn is not published until that loop adopts it.
 func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
-	ap, _ := l.sa.AddrPort()
-	var name string
-	if lh.ln.network == "unix" {
-		name = l.sa.UnixName()
-	}
+	ln := lh.ln
 	target := l
-	if !lh.ln.cfg.ReusePort {
+	if !ln.cfg.ReusePort {
 		target = l.eng.pickLoop()
 	}
+	c := newConn(target, fd, ln.network, &ln.src, RoleAccepted)
+	ap, _ := l.sa.AddrPort()
+	c.setPeer(ap)
+	if ln.network == "unix" {
+		if name := l.sa.UnixName(); name != "" {
+			c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
+		}
+	}
 	if target == l {
-		l.adopt(fd, ap, name, lh.ln)
+		l.adopt(c)
 		return
 	}
-	if !target.enqueue(task{kind: taskAdopt, fd: fd, ap: ap, name: name, ln: lh.ln}) {
+	if !target.enqueue(task{kind: taskAdopt, c: c}) {
 		sys.Close(fd) // that loop has stopped: the engine is shutting down
-		l.releaseSlot(lh.ln)
+		l.releaseSlot(ln)
 	}
 }
 

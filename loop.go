@@ -1,8 +1,6 @@
 package epollnet
 
 import (
-	"net"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,45 +10,39 @@ import (
 	"github.com/epollnet/epollnet/internal/sys"
 )
 
+// task is work queued for a loop by other goroutines (or by the loop itself,
+// so that callbacks never run inside the caller's call). Work that can be
+// frequent (a connection's requests, Write's wait for EPOLLOUT, a Timer's
+// reset, a connection or dial handed to its loop, a listener re-armed below
+// MaxConns) has a kind of its own and travels as a value, so that queuing
+// it allocates nothing (TestQueuingLoopRequestsAllocatesNothing). Anything
+// else (listeners coming and going, shutdown, a canceled or resolved dial,
+// a timeout setter) is a closure, taskFunc, queued with post.
+type task struct {
+	kind taskKind
+	c    *Conn     // the connection of every kind but taskFunc, taskTimer and taskUncap
+	lh   *lnHandle // taskUncap
+	t    *Timer    // taskTimer
+	when int64     // taskTimer: the deadline, on the loop clock
+	err  error     // taskAbort: the reason, if not ErrAborted
+	fn   func()    // taskFunc
+}
+
 type taskKind uint8
 
 const (
-	taskFunc taskKind = iota
-	taskTimer
-	taskArmOut
-	taskClose
-	taskCloseWrite
-	taskAbort
-	taskAdopt
-	taskListen
-	taskUnlisten
-	taskPauseRead
-	taskResumeRead
-	taskTimeouts
-	taskShutdown
-	taskAbortAll
-	taskStop
-	taskDial
-	taskDialCancel
-	taskUncap
+	taskFunc       taskKind = iota // run fn
+	taskTimer                      // schedule t at when
+	taskAdopt                      // open c, accepted by another loop
+	taskDial                       // start dialing c
+	taskUncap                      // re-arm lh, below its MaxConns again
+	taskArmOut                     // c has output pending: wait for EPOLLOUT
+	taskClose                      // Conn.Close
+	taskCloseWrite                 // Conn.CloseWrite
+	taskAbort                      // Conn.Abort, or a failed Write
+	taskPauseRead                  // Conn.PauseRead
+	taskResumeRead                 // Conn.ResumeRead
 )
-
-// task is work queued for a loop by other goroutines (or by the loop itself,
-// so that callbacks never run inside the caller's call). It is a value type:
-// queuing the common tasks allocates nothing.
-type task struct {
-	kind taskKind
-	fd   int
-	c    *Conn
-	lh   *lnHandle
-	t    *Timer
-	ln   *Listener
-	ap   netip.AddrPort
-	name string
-	fn   func()
-	err  error
-	when int64 // taskTimer: the deadline, on the loop clock
-}
 
 // loop is one event loop: a goroutine that owns an epoll instance, the table
 // of the descriptors registered in it, its timers and a task queue. Only the
@@ -105,6 +97,9 @@ func newLoop(e *Engine, id int) (*loop, error) {
 		done: make(chan struct{}),
 	}, nil
 }
+
+// post queues f to run on the loop; see enqueue.
+func (l *loop) post(f func()) bool { return l.enqueue(task{kind: taskFunc, fn: f}) }
 
 // enqueue hands t to the loop and wakes it if it sleeps. The pending flag is
 // stored after the task is queued and the loop checks it after announcing
@@ -236,27 +231,52 @@ func (l *loop) exec(t *task) {
 	case taskTimer:
 		l.timers.schedule(&t.t.e, t.when)
 	case taskAdopt:
-		l.adopt(t.fd, t.ap, t.name, t.ln)
-	case taskListen:
-		l.addListener(t.lh)
-	case taskUnlisten:
-		l.removeListener(t.lh)
-	case taskShutdown:
-		l.shutdownConns()
-	case taskAbortAll:
-		l.abortAll(ErrEngineShutdown)
-	case taskStop:
-		l.stop = true
+		l.adopt(t.c)
 	case taskDial:
 		l.startDial(t.c)
 	case taskUncap:
 		l.uncap(t.lh)
-	case taskDialCancel:
-		if t.c.state == stateConnecting {
-			l.dialFailed(t.c, t.err)
-		}
 	default:
-		l.connTask(t)
+		l.connTask(t.kind, t.c, t.err)
+	}
+}
+
+// connTask runs a request that a Conn method queued for the loop.
+func (l *loop) connTask(kind taskKind, c *Conn, err error) {
+	if c.state == stateClosed {
+		return
+	}
+	switch kind {
+	case taskArmOut:
+		c.mu.Lock()
+		c.mf.clr(mArmQueued)
+		pending := c.pending() > 0
+		c.mu.Unlock()
+		if pending && !c.lf.has(lWantOut) {
+			c.lf.set(lWantOut)
+			l.updateInterest(c)
+		}
+	case taskClose:
+		l.closeGraceful(c, nil)
+	case taskCloseWrite:
+		c.lf.set(lShutWr)
+		// While connecting, shutdown(2) would abort the connect (or hit fd
+		// -1 while resolving); connected() shuts down once open.
+		if !c.lf.has(lWantOut) && c.state == stateOpen {
+			l.shutdownWrite(c)
+		}
+	case taskAbort:
+		if err == nil {
+			err = ErrAborted
+		}
+		l.abort(c, err)
+	case taskPauseRead:
+		c.lf.set(lPaused)
+		c.reqs.Or(reqPause) // the last task run decides, whatever the callers' race
+		l.updateInterest(c)
+	case taskResumeRead:
+		c.reqs.And(^reqPause)
+		l.resume(c)
 	}
 }
 
@@ -293,27 +313,23 @@ func (l *loop) teardown() {
 	l.p.Close()
 }
 
-// adopt registers an accepted descriptor as a connection of this loop.
-func (l *loop) adopt(fd int, raddr netip.AddrPort, name string, ln *Listener) {
+// adopt registers an accepted connection (dispatchAccepted) on this loop.
+func (l *loop) adopt(c *Conn) {
+	ln := c.src.ln
 	if l.stop || l.eng.closing.Load() {
-		sys.Close(fd)
+		sys.Close(c.fd)
 		l.releaseSlot(ln)
 		return
-	}
-	c := newConn(l, fd, ln.network, &ln.src, RoleAccepted)
-	c.setPeer(raddr)
-	if name != "" {
-		c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
 	}
 	if ln.proxy != nil && !ln.proxy.admit(l, c) {
 		l.releaseSlot(ln)
 		return // an untrusted source, refused
 	}
 	if ln.network != "unix" && !l.opts.TCPNagle {
-		sys.SetNoDelay(fd, true)
+		sys.SetNoDelay(c.fd, true)
 	}
 	if err := l.open(c); err != nil {
-		sys.Close(fd)
+		sys.Close(c.fd)
 		l.releaseSlot(ln)
 		l.reportAcceptError(err)
 	}

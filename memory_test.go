@@ -94,3 +94,36 @@ func heapAlloc() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestQueuingLoopRequestsAllocatesNothing: the requests other goroutines
+// hand a loop on busy paths (PauseRead, ResumeRead, Timer.Reset, Close,
+// Abort, a Write waiting for EPOLLOUT, an accepted connection or a dial
+// handed over, a listener re-armed below MaxConns) are queued as values:
+// queuing one allocates nothing. The loop is not running, so the queue
+// only fills, in a slice sized beforehand.
+func TestQueuingLoopRequestsAllocatesNothing(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	l, err := newLoop(e, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.p.Close()
+	l.tasks = make([]task, 0, 4096)
+	c := &Conn{loop: l}
+	tm := newTimer(l, nil, func() {})
+	lh := &lnHandle{loop: l}
+	n := testing.AllocsPerRun(100, func() {
+		c.PauseRead()
+		c.ResumeRead()
+		tm.Reset(time.Hour)
+		l.enqueue(task{kind: taskClose, c: c})
+		l.enqueue(task{kind: taskAbort, c: c, err: ErrWriteCapExceeded})
+		l.enqueue(task{kind: taskArmOut, c: c})
+		l.enqueue(task{kind: taskAdopt, c: c})
+		l.enqueue(task{kind: taskDial, c: c})
+		l.enqueue(task{kind: taskUncap, lh: lh})
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per round of queued requests, want 0", n)
+	}
+}

@@ -295,13 +295,13 @@ func (p *proxyLayer) open(c *Conn, ps *proxyState, h *proxyproto.Header, more bo
 	c.src = &p.src.ln.src
 	c.src.h.OnOpen(c)
 	if more { // queued after the tasks OnOpen queued
-		l.enqueue(task{kind: taskFunc, fn: func() {
+		l.post(func() {
 			// A read in between may have delivered them already; what the
 			// handler left is then offered again, as ResumeRead does.
 			if c.state == stateOpen && c.in != nil && !c.lf.has(lClosing) && !c.lf.has(lPaused) {
 				l.deliver(c, nil)
 			}
-		}})
+		})
 	}
 }
 
