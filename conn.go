@@ -69,7 +69,7 @@ type Conn struct {
 	// so a read timeout set later still counts from the last data.
 	lastRead int64
 	gen      uint32
-	interest poller.Events
+	interest poller.Events // as registered, trigger mode aside; unwatched while parked
 
 	// reqs carries Close/Abort and PauseRead requests to the loop at once,
 	// so that a handler calling them from OnData gets no further OnData

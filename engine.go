@@ -68,7 +68,7 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// clock is the engines's monotonic time in nanoseconds.
+// clock is the engine's monotonic time in nanoseconds.
 func (e *Engine) clock() int64 { return int64(time.Since(e.epoch)) }
 
 // Loops returns the number of event loops.

@@ -18,8 +18,8 @@ const (
 
 // fdTable is indexed by descriptor, in pages allocated when a descriptor
 // first reaches them. Growing never copies: a flat slice doubled on demand
-// leaves its old copies to the garbage collector, which at 10,000 idle
-// connections cost some 40 bytes of RSS per connection.
+// would leave each outgrown copy to the garbage collector, resident until
+// a collection, and every idle connection pays for that in memory.
 type fdTable struct {
 	pages []*[fdPageSize]fdEntry
 }

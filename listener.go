@@ -286,11 +286,11 @@ func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
 }
 
 // pauseListener silences a listener whose accept hit EMFILE and friends.
-// The connection stays in the kernel's queue; level-triggered epoll would
-// report the listener on every wait and the loop would spin at 100% CPU
-// (60k-190k wake-ups in 200 ms in our measurements; see docs/kernel.md,
-// "EMFILE on accept and the wake-up storm"). It is re-armed after
-// AcceptRetryDelay, or sooner when a connection of this loop closes.
+// The connection stays in the kernel's queue, so level-triggered epoll
+// would report the listener on every wait, accept4 would fail again, and
+// the loop would spin (see docs/kernel.md, "EMFILE on accept and the
+// wake-up storm"). It is re-armed after AcceptRetryDelay, or sooner when a
+// connection of this loop closes.
 func (l *loop) pauseListener(lh *lnHandle) {
 	if lh.paused {
 		return

@@ -93,7 +93,7 @@ type TraceEvent struct {
 	Detail   string
 }
 
-// tracer emits events when Options.Tracer is set. The nil check is the
+// trace emits an event when Options.Tracer is set. The nil check is the
 // whole cost when tracing is off; the benchmarks show it.
 func (l *loop) trace(k TraceKind, fd int, c *Conn, role Role, ready poller.Events, n int, err error) {
 	if l.opts.Tracer == nil {

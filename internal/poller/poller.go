@@ -1,7 +1,9 @@
 // Package poller is epollnet's readiness multiplexer: one Poller per event
 // loop, owned by that loop's goroutine, plus a deduplicated cross-goroutine
 // wake-up. The contract is deliberately small, like Redis ae's aeApi* or the
-// Go runtime's netpoll*: New, Add, Mod, Del, Wait, Wake, Close.
+// Go runtime's netpoll*: New and Close; Add, Mod and Del for registrations;
+// Poll (without blocking) or PrepareSleep and Wait (parking), then Event for
+// each ready descriptor; and Wake, the only method for other goroutines.
 package poller
 
 import "strings"

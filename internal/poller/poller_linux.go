@@ -17,15 +17,15 @@ package poller
 //   - EPOLLERR and EPOLLHUP cannot be masked; interest 0 still reports them.
 //   - The data word carries fd | generation<<32, never a Go pointer, so the
 //     garbage collector never has to know about kernel-held references.
-
 //   - The loop never blocks an OS thread in epoll_wait. Its epoll fd is
 //     itself pollable, so it is handed to the Go runtime's netpoller (nested
 //     epoll) and the loop goroutine parks there like any goroutine reading a
-//     socket. When it becomes ready the scheduler may run the loop on the very
-//     thread that made it ready: no cross-CPU thread wake-up per message, which
-//     on a ping-pong costs more than the whole rest of the round trip. The
-//     runtime registers the fd edge-triggered, so the loop parks only right
-//     after an epoll_wait(0) found nothing; any later event is a new edge.
+//     socket. When it becomes ready the scheduler may run the loop on the
+//     very thread that made it ready, so a message does not wait for a
+//     sleeping thread on another CPU to be woken (futex wake, IPI) and
+//     scheduled. The runtime registers the fd edge-triggered, so the loop
+//     parks only right after an epoll_wait(0) found nothing; any later
+//     event is a new edge.
 
 import (
 	"errors"
@@ -213,9 +213,6 @@ func (p *Poller) Event(i int) (Tag, Events) {
 	e := &p.events[i]
 	return Tag{FD: e.Fd, Gen: uint32(e.Pad)}, Events(e.Events)
 }
-
-// Capacity returns how many events one Wait can return.
-func (p *Poller) Capacity() int { return len(p.events) }
 
 // Wake interrupts a Wait in progress, or the next one if the loop is between
 // PrepareSleep and Wait. It is safe from any goroutine and writes the eventfd

@@ -35,9 +35,6 @@ func (p *Poller) Poll() (int, error) { return 0, sys.ErrUnsupported }
 // Event is never reached off Linux.
 func (p *Poller) Event(i int) (Tag, Events) { return Tag{FD: -1}, 0 }
 
-// Capacity is never reached off Linux.
-func (p *Poller) Capacity() int { return 0 }
-
 // Wake is never reached off Linux.
 func (p *Poller) Wake() error { return sys.ErrUnsupported }
 

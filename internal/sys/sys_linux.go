@@ -107,13 +107,14 @@ func accept4(fd int, sa *Sockaddr) (int, error) {
 // Read and Send make raw system calls, directly and with no fault seam, as
 // they run once per message: on a non-blocking socket they never block, so
 // telling the scheduler (entersyscall/exitsyscall, as syscall.Syscall does)
-// is pure overhead; and they call package syscall, because x/sys/unix's
-// RawSyscall6 is an assembly jump to it behind an ABI wrapper (0.5% of the
-// CPU a 64-byte echo costs with 1,000 connections, in same-window A/B runs).
-// Tests provoke read and write errors with real sockets. recvfrom rather than read(2): on a socket both
-// end in sock_recvmsg, but read(2) first passes through the VFS (fdget_pos,
-// rw_verify_area, security_file_permission, sock_read_iter), about 2% of
-// the CPU a 64-byte echo costs in the kernel (perf, cpu-clock samples).
+// buys nothing; and they call package syscall's RawSyscall6 themselves,
+// since x/sys/unix's is an assembly jump to it behind an ABI wrapper, one
+// more call per message. Tests provoke read and write errors with real
+// sockets.
+//
+// recvfrom rather than read(2): on a socket both end in sock_recvmsg, but
+// read(2) first passes through the VFS (fdget_pos, rw_verify_area,
+// security_file_permission, sock_read_iter), work a socket does not need.
 func Read(fd int, p []byte) (int, error) {
 	ptr := bufPtr(p)
 	for {
