@@ -23,28 +23,28 @@ import (
 var Restartable bool
 
 // handover passes serve's listening sockets to a new copy of the program
-// on SIGHUP, the way nginx upgrades its binary: the new process inherits
-// the very same sockets (descriptors passed through exec), starts serving
-// them, says it is ready, and only then does the old one stop accepting
-// and drain. The sockets never close, so no connection attempt is refused
-// and none queued in the accept backlog is lost: the backlog belongs to
-// the socket, which both processes share. Handing over SO_REUSEPORT
-// siblings works the same way. Opening new sockets in the new process and
-// closing the old ones instead would reset every connection queued on a
-// closed reuseport socket unless net.ipv4.tcp_migrate_req=1 (see
-// docs/kernel.md).
+// on SIGHUP, as nginx hands its sockets to a new binary on SIGUSR2: the new
+// process inherits the very same sockets (descriptors passed through
+// exec), starts serving them, says it is ready, and only then does the old
+// one stop accepting and drain. The sockets never close, so no connection
+// attempt is refused and none queued in the accept backlog is lost: the
+// backlog belongs to the socket, which both processes share. Handing over
+// SO_REUSEPORT siblings works the same way. Opening new sockets in the new
+// process and closing the old ones instead would reset every connection
+// queued on a closed reuseport socket unless net.ipv4.tcp_migrate_req=1
+// (see docs/kernel.md).
 //
 // The protocol is github.com/cloudflare/tableflip's: descriptors and
 // their names through exec, a readiness pipe, a pipe that tells the new
 // process when the old one has exited (until then no further restart
 // starts), a timeout after which an unready new process is killed. It fits
 // the engine with one precaution. Sockets are kept as tableflip "files"
-// (Fds.AddFile, Fds.File) and reach the engine as raw duplicates (dupFD)
-// through ListenFD, never through Engine.ListenFrom: that takes the
-// net.Listener's File and calls its Fd method, which puts a socket of the
-// net package into blocking mode, and O_NONBLOCK belongs to the open file
-// description, shared with the old process, whose engine would then block
-// in accept4.
+// (Fds.AddFile, Fds.File) and reach the engine through ListenFD as
+// duplicates made under SyscallConn's Control (dupFD), as
+// Engine.ListenFrom makes its own, never through (*os.File).Fd: Fd puts a
+// pollable descriptor into blocking mode, and O_NONBLOCK belongs to the
+// open file description, shared with the old process, whose engine would
+// then block in accept4.
 type handover struct {
 	upg        *tableflip.Upgrader // nil: restarts unavailable
 	took       chan struct{}       // closed when a new process took over
