@@ -335,16 +335,18 @@ func (l *loop) adopt(c *Conn) {
 	}
 }
 
-// open registers c and calls OnOpen. EPOLL_CTL_ADD reports the socket's
-// current state, so data, a FIN or an RST that arrived before accept are
-// seen at the next wait (see docs/kernel.md, "EPOLL_CTL_ADD reports current
+// open registers c and calls its handler's OnOpen (a proxyLayer's, which
+// waits for the header first). EPOLL_CTL_ADD reports the socket's current
+// state, so data, a FIN or an RST that arrived before accept are seen at
+// the next wait (see docs/kernel.md, "EPOLL_CTL_ADD reports current
 // readiness").
 func (l *loop) open(c *Conn) error {
-	gen, err := l.register(c.fd, c, c.readInterest())
+	want := c.readInterest()
+	gen, err := l.register(c.fd, c, want)
 	if err != nil {
 		return err
 	}
-	c.gen, c.interest = gen, c.readInterest()
+	c.gen, c.interest = gen, want
 	c.state = stateOpen
 	c.mu.Lock()
 	c.mf.set(mReady)
