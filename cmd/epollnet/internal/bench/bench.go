@@ -171,6 +171,7 @@ type benchLoop struct {
 	lat, connect *hdr.Histogram
 	status       [600]uint64 // responses by status code; 599 holds 599 and above
 	sent, done   cli.PaddedCount
+	lost         uint64 // requests in flight on connections that closed before the window ended
 }
 
 // histHighest bounds the histograms: an hour in nanoseconds.

@@ -30,7 +30,24 @@ func benchJSON(t *testing.T, args ...string) (int, *benchReport, string) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("bench printed no JSON report: %v\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
+	checkCounts(t, &rep)
 	return code, &rep, stderr
+}
+
+// checkCounts asserts that the report's request counts add up: each
+// request sent was answered, lost with its connection, or in flight at
+// the end, and no more can be in flight than the connections' pipelines
+// hold.
+func checkCounts(t *testing.T, rep *benchReport) {
+	t.Helper()
+	if rep.Sent != rep.Requests+rep.Unanswered || rep.Unanswered != rep.Lost+rep.InFlight {
+		t.Errorf("counts do not add up: sent %d, answered %d, unanswered %d = lost %d + in flight %d",
+			rep.Sent, rep.Requests, rep.Unanswered, rep.Lost, rep.InFlight)
+	}
+	if limit := uint64(rep.Connections * rep.Pipeline); rep.InFlight > limit {
+		t.Errorf("%d requests in flight at the end, more than %d connections × pipeline %d allow",
+			rep.InFlight, rep.Connections, rep.Pipeline)
+	}
 }
 
 // checkClean asserts a successful run: requests answered, no error,
@@ -206,6 +223,10 @@ func TestBenchErrorClasses(t *testing.T) {
 			}
 			if rep.Requests != 0 {
 				t.Errorf("%d requests counted from a broken server", rep.Requests)
+			}
+			if tc.mode == "abort" && rep.Lost == 0 {
+				t.Errorf("connections reset with requests in flight, yet none lost: sent %d, in flight %d",
+					rep.Sent, rep.InFlight)
 			}
 			t.Logf("%s: %s", tc.class, rep.ErrorSamples[tc.class])
 		})

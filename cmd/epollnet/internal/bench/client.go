@@ -285,8 +285,12 @@ func (b *benchConn) OnReadEOF(c *epollnet.Conn) {
 func (b *benchConn) OnClose(c *epollnet.Conn, reason error) {
 	b.closed = true
 	if b.r.stopped.Load() || b.retired {
-		return
+		return // requests still in flight count as such at the end
 	}
+	// Requests that were in flight go with the connection: lost, not in
+	// flight at the end, so that the report's counts add up.
+	b.r.loops[c.LoopIndex()].lost += uint64(b.n)
+	b.n = 0
 	b.retired = true
 	failed := b.failed
 	if !b.quiet && reason != nil {

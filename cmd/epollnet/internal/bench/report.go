@@ -27,8 +27,11 @@ type benchReport struct {
 	Size         int               `json:"size"`
 	Rate         float64           `json:"rate"`
 	DurationS    float64           `json:"duration_s"`
+	Sent         uint64            `json:"sent"`
 	Requests     uint64            `json:"requests"`
 	Unanswered   uint64            `json:"unanswered"`
+	Lost         uint64            `json:"lost"`
+	InFlight     uint64            `json:"in_flight"`
 	RequestsPerS float64           `json:"requests_per_s"`
 	BytesIn      uint64            `json:"bytes_in"`
 	BytesOut     uint64            `json:"bytes_out"`
@@ -74,22 +77,23 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 	if r.o.proto != cli.ProtoHTTP {
 		rep.Size = r.o.size
 	}
-	var sent uint64
 	for i := range r.loops {
 		lp := &r.loops[i]
 		lat.Merge(lp.lat)
 		conn.Merge(lp.connect)
 		rep.Requests += lp.done.Load()
-		sent += lp.sent.Load()
+		rep.Sent += lp.sent.Load()
+		rep.Lost += lp.lost
 		for code, n := range lp.status {
 			if n > 0 {
 				rep.Status[strconv.Itoa(code)] += n
 			}
 		}
 	}
-	if sent > rep.Requests {
-		rep.Unanswered = sent - rep.Requests
-	}
+	// Every request sent was answered in the window, lost with its
+	// connection, or still in flight when the window closed.
+	rep.Unanswered = rep.Sent - rep.Requests
+	rep.InFlight = rep.Unanswered - rep.Lost
 	if secs := elapsed.Seconds(); secs > 0 {
 		rep.RequestsPerS = float64(rep.Requests) / secs
 		rep.MiBPerSIn = float64(rep.BytesIn) / (1 << 20) / secs
@@ -180,8 +184,12 @@ func (rep *benchReport) writeText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n  requests    %s in %s: %s req/s", cli.Count(rep.Requests),
 		cli.Duration(time.Duration(rep.DurationS*float64(time.Second))), cli.Rate(rep.RequestsPerS))
-	if rep.Unanswered > 0 {
-		fmt.Fprintf(&b, " (%s still in flight at the end)", cli.Count(rep.Unanswered))
+	switch {
+	case rep.Lost > 0:
+		fmt.Fprintf(&b, "\n              %s sent: %s lost with their connections, %s still in flight at the end",
+			cli.Count(rep.Sent), cli.Count(rep.Lost), cli.Count(rep.InFlight))
+	case rep.InFlight > 0:
+		fmt.Fprintf(&b, " (%s still in flight at the end)", cli.Count(rep.InFlight))
 	}
 	fmt.Fprintf(&b, "\n  throughput  %s in, %s out\n", cli.MiBPerSec(rep.MiBPerSIn*(1<<20)),
 		cli.MiBPerSec(rep.MiBPerSOut*(1<<20)))
