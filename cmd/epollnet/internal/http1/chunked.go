@@ -110,7 +110,7 @@ func (d *chunkedDecoder) chunk(b []byte, lim *Limits) error {
 	if b[end] != '\r' || b[end+1] != '\n' {
 		return errBadChunkEnd
 	}
-	if err := d.account(start-d.off+2, size); err != nil {
+	if err := d.account(start-d.off, size); err != nil {
 		return err
 	}
 	d.data = append(d.data, b[start:end]...)
@@ -118,7 +118,8 @@ func (d *chunkedDecoder) chunk(b []byte, lim *Limits) error {
 	return nil
 }
 
-// account charges a chunk's framing bytes against its allowance of 16
+// account charges a chunk's framing bytes (counted as Go counts them: the
+// size line without its CRLF, plus 2) against its allowance of 16
 // bytes plus twice its size, and refuses the body once the surplus passes
 // maxChunkExcess: a peer sending tiny chunks with long extensions makes us
 // work for nothing. This is Go's net/http rule (after CVE-2023-39326).
