@@ -185,8 +185,11 @@ const (
 
 // Close closes the connection gracefully: output already passed to Write is
 // flushed, a FIN is sent, and the descriptor is closed when the peer has
-// finished too or Options.LingerTimeout passed. OnClose follows on the loop.
-// Writes after Close fail with ErrClosed.
+// acknowledged everything or sent its FIN. A peer that stops reading is
+// reset after Options.SendTimeout (while output waits in the engine) or
+// Options.LingerTimeout (after the FIN) without progress; a slow one gets
+// every byte. OnClose follows on the loop. Writes after Close fail with
+// ErrClosed.
 func (c *Conn) Close() error {
 	if !c.request(true) {
 		return c.opError("close", ErrClosed)

@@ -8,10 +8,11 @@ import (
 )
 
 // closeGraceful starts a graceful close: flush pending output, then
-// finishGraceful. LingerTimeout bounds the whole sequence, so a peer that
-// stopped reading cannot keep the descriptor forever. A connection with
-// nothing pending whose peer acknowledged everything closes at once,
-// without allocating the state a wait needs.
+// finishGraceful. The flush is bounded by progress (SendTimeout: a peer
+// that stopped reading cannot keep the descriptor forever, a slow one gets
+// every byte), the wait for the peer's FIN after it by LingerTimeout. A
+// connection with nothing pending whose peer acknowledged everything
+// closes at once, without allocating the state a wait needs.
 func (l *loop) closeGraceful(c *Conn, why error) {
 	if c.lf.has(lClosing) {
 		return
@@ -42,13 +43,41 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 			return
 		}
 	}
-	l.startLinger(c)
+	l.sendProgress(c)
+	l.armDeadline(c)
 }
 
-// startLinger starts the LingerTimeout clock of a graceful close that has
-// to wait, once: for its output, then perhaps for the peer's FIN.
+// sendProgress restarts the SendTimeout clock of a graceful close whose
+// output moves: at Close, and at every write that moved bytes. Only a time
+// and the kernel's send queue are recorded; connDeadline finds the timer
+// entry early and re-arms it, so the heap is not touched per write.
+func (l *loop) sendProgress(c *Conn) {
+	x := c.ext()
+	x.sendAt = l.now + durNanos(l.opts.SendTimeout)
+	x.sendQ, _ = sys.OutQueue(c.fd)
+}
+
+// sendStalled reports whether a graceful close's flush made no progress
+// for SendTimeout. The kernel reports room to write (EPOLLOUT) only once a
+// good part of its send buffer drained, so a slow reader can go a long
+// time without a write that moves bytes; a send queue (SIOCOUTQ) smaller
+// than at the last progress means the peer acknowledged more meanwhile,
+// which is progress too.
+func (l *loop) sendStalled(c *Conn) bool {
+	x := c.x
+	if q, err := sys.OutQueue(c.fd); err == nil && q < x.sendQ {
+		x.sendAt, x.sendQ = l.now+durNanos(l.opts.SendTimeout), q
+		return false
+	}
+	return true
+}
+
+// startLinger starts the LingerTimeout clock, once, when the output went
+// to the kernel and the FIN was sent: the wait for the peer's FIN.
 func (l *loop) startLinger(c *Conn) {
-	if x := c.ext(); x.lingerAt == 0 {
+	x := c.ext()
+	x.sendAt = 0
+	if x.lingerAt == 0 {
 		x.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
 	}
 	l.armDeadline(c)
@@ -67,7 +96,7 @@ func (l *loop) closeConnecting(c *Conn, why error) bool {
 		c.lf.set(lClosing)
 		x := c.ext() // a dial always has one
 		x.closeWhy = why
-		x.lingerAt = l.now + durNanos(l.opts.LingerTimeout)
+		l.sendProgress(c)
 		return false
 	}
 	l.dialFailed(c, ErrClosed)
@@ -87,7 +116,8 @@ func (l *loop) finishGraceful(c *Conn) {
 		l.closeNow(c, c.closeWhy())
 		return
 	}
-	if q, err := sys.OutQueue(c.fd); err == nil && q == 0 && l.inputDrained(c) {
+	q, err := sys.OutQueue(c.fd)
+	if err == nil && q == 0 && l.inputDrained(c) {
 		l.closeNow(c, c.closeWhy())
 		return
 	}
@@ -104,6 +134,7 @@ func (l *loop) finishGraceful(c *Conn) {
 	x := c.ext()
 	x.lingerEvery = int64(5 * time.Millisecond)
 	x.lingerCheck = l.now + x.lingerEvery
+	x.lingerQ = q
 	l.startLinger(c)
 	c.lf.clr(lPaused)
 	if c.lf.has(lParked) {
@@ -114,14 +145,29 @@ func (l *loop) finishGraceful(c *Conn) {
 
 // lingerCheckOutQueue ends a lingering close as soon as the peer has
 // acknowledged everything, FIN included: no event announces that, so the
-// send queue is checked on a timer backing off from 5 ms to 100 ms.
+// send queue is checked on a timer backing off from 5 ms to 100 ms (or a
+// quarter of LingerTimeout). A queue smaller than at the last check means
+// the peer is still reading what the kernel holds: the LingerTimeout
+// clock starts again, so a slow reader that keeps reading gets every
+// byte, while one that stopped is cut after LingerTimeout.
 func (l *loop) lingerCheckOutQueue(c *Conn) {
 	x := c.x
-	if q, err := sys.OutQueue(c.fd); err != nil || q == 0 {
+	q, err := sys.OutQueue(c.fd)
+	if err != nil || q == 0 {
 		l.closeNow(c, x.closeWhy)
 		return
 	}
-	x.lingerEvery = min(2*x.lingerEvery, int64(100*time.Millisecond))
+	linger := durNanos(l.opts.LingerTimeout)
+	if q < x.lingerQ {
+		x.lingerAt = l.now + linger
+	}
+	x.lingerQ = q
+	if l.now >= x.lingerAt {
+		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
+		l.abort(c, withCause(ErrLingerTimeout, x.closeWhy))
+		return
+	}
+	x.lingerEvery = min(2*x.lingerEvery, int64(100*time.Millisecond), max(linger/4, 1))
 	x.lingerCheck = l.now + x.lingerEvery
 	l.armDeadline(c)
 }

@@ -1,9 +1,10 @@
 package epollnet
 
-// A connection's deadlines (idle, read, linger, and a dial's) share one
-// entry in the loop's timer heap. Reads and writes only record a time; the
-// entry fires at the earliest deadline and connDeadline checks which one
-// really passed, so the heap is not touched on the read path.
+// A connection's deadlines (idle, read, a closing flush's send timeout,
+// linger, and a dial's) share one entry in the loop's timer heap. Reads and
+// writes only record a time; the entry fires at the earliest deadline and
+// connDeadline checks which one really passed, so the heap is not touched
+// on the read or write path.
 
 // connTimer is a connection's deadline state: its entry in the loop's timer
 // heap, its idle and read timeouts, and the time of its last activity. A
@@ -52,7 +53,7 @@ func (l *loop) dropTimer(c *Conn) {
 }
 
 // armDeadline keeps the connection's single timer entry at its earliest
-// deadline: idle, read or linger.
+// deadline: idle, read, a closing flush's send timeout, or linger.
 func (l *loop) armDeadline(c *Conn) {
 	if c.state == stateConnecting {
 		l.armDial(c) // idle and read timeouts start when it opens
@@ -65,8 +66,9 @@ func (l *loop) armDeadline(c *Conn) {
 		}
 	}
 	// Idle and read timeouts stop counting once a close has begun (the
-	// linger deadline bounds it), exactly as connDeadline ignores them then;
-	// counting them here would re-arm the timer in the past, forever.
+	// send and linger deadlines bound it), exactly as connDeadline ignores
+	// them then; counting them here would re-arm the timer in the past,
+	// forever.
 	closing := c.lf.has(lClosing)
 	if t := c.tm; t != nil && !closing {
 		if t.idleNs > 0 {
@@ -77,6 +79,7 @@ func (l *loop) armDeadline(c *Conn) {
 		}
 	}
 	if x := c.x; x != nil && closing {
+		consider(x.sendAt)
 		consider(x.lingerAt)
 		if c.lf.has(lLingering) {
 			consider(x.lingerCheck)
@@ -110,10 +113,10 @@ func (l *loop) connDeadline(c *Conn) {
 	c.mu.Unlock()
 	closing := c.lf.has(lClosing)
 	switch {
-	case closing && x != nil && x.lingerAt > 0 && l.now >= x.lingerAt:
-		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
-		l.abort(c, withCause(ErrLingerTimeout, x.closeWhy))
-	case c.lf.has(lLingering) && l.now >= x.lingerCheck:
+	case closing && x != nil && x.sendAt > 0 && l.now >= x.sendAt && l.sendStalled(c):
+		l.traceDetail(TraceTimer, c.fd, c, 0, "send-timeout", nil)
+		l.abort(c, withCause(ErrSendTimeout, x.closeWhy))
+	case c.lf.has(lLingering) && (l.now >= x.lingerCheck || l.now >= x.lingerAt):
 		l.lingerCheckOutQueue(c)
 	case t.readNs > 0 && !c.lf.has(lReadEOF) && !closing && l.now >= c.lastRead+t.readNs:
 		l.traceDetail(TraceTimer, c.fd, c, 0, "read-timeout", nil)

@@ -222,6 +222,9 @@ func (l *loop) flush(c *Conn) {
 		if t := c.tm; t != nil {
 			t.lastActive = l.now
 		}
+		if c.lf.has(lClosing) && n > 0 {
+			l.sendProgress(c)
+		}
 		short := n < offered(q)
 		c.consumeOut(n)
 		if short {

@@ -31,9 +31,12 @@ type connExt struct {
 	// Owned by the loop goroutine:
 	dial        *dialState // set while a dial is in progress, nil once open
 	closeWhy    error      // the reason a graceful close will report
-	lingerAt    int64      // the graceful close's deadline (LingerTimeout)
+	sendAt      int64      // a graceful close's flush: reset unless it progressed by then (SendTimeout)
+	sendQ       int        // SIOCOUTQ at the last progress of that flush
+	lingerAt    int64      // after the flush and FIN: wait for the peer's FIN until then (LingerTimeout)
 	lingerCheck int64      // next SIOCOUTQ check while lingering
 	lingerEvery int64
+	lingerQ     int // SIOCOUTQ at the last check: a smaller one is progress
 }
 
 // ext returns c's connExt, allocating it. Loop goroutine, or before the

@@ -60,10 +60,17 @@ var (
 	// connection's read timeout. It is a net.Error with Timeout() true.
 	ErrReadTimeout error = &timeoutError{"epollnet: read timeout"}
 
-	// ErrLingerTimeout is the close reason when a graceful close waited for
-	// the peer's FIN for Options.LingerTimeout in vain; the data passed to
-	// Write was flushed to the kernel before.
+	// ErrLingerTimeout is the close reason when a graceful close, its
+	// output flushed to the kernel and its FIN sent, saw the peer
+	// acknowledge nothing more and send no FIN for Options.LingerTimeout.
 	ErrLingerTimeout error = &timeoutError{"epollnet: linger timeout"}
+
+	// ErrSendTimeout is the close reason when a graceful close's output
+	// made no progress for Options.SendTimeout: the kernel took no byte of
+	// it and the peer acknowledged nothing, so the peer stopped reading.
+	// The connection is reset and the output still queued is lost. It is a
+	// net.Error with Timeout() true.
+	ErrSendTimeout error = &timeoutError{"epollnet: send timeout"}
 )
 
 // PROXY protocol refusals, reported to ProxyConfig.OnReject. The handler

@@ -72,11 +72,22 @@ type Options struct {
 	ReadTimeout time.Duration
 
 	// LingerTimeout bounds how long a graceful Close waits, after its FIN,
-	// for the peer's FIN while bytes it wrote may still be unacknowledged.
-	// Closing a socket that still receives data makes the kernel send RST,
-	// which discards output not yet delivered; lingering avoids that.
-	// Default: 2 s.
+	// for the peer to acknowledge what the kernel still holds, or to send
+	// its own FIN. Closing a socket that still receives data makes the
+	// kernel send RST, which discards output not yet delivered; lingering
+	// avoids that. The clock starts once every byte went to the kernel and
+	// the FIN was sent (flushing before that is bounded by SendTimeout),
+	// and starts again whenever the peer acknowledges more: only a peer
+	// that stopped reading is cut off (ErrLingerTimeout). Default: 2 s.
 	LingerTimeout time.Duration
+
+	// SendTimeout bounds a graceful Close's flush by progress, as nginx's
+	// send_timeout does: the output queued at Close may take as long as
+	// the peer needs, but if for this long the kernel takes none of it and
+	// the peer acknowledges none of what the kernel holds, the peer has
+	// stopped reading and the connection is reset (ErrSendTimeout). A slow
+	// reader that keeps reading gets every byte. Default: 30 s.
+	SendTimeout time.Duration
 
 	// AcceptBatch is the most connections one loop accepts from one
 	// listener per wake-up, for fairness between listeners and
@@ -141,6 +152,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.LingerTimeout == 0 {
 		o.LingerTimeout = 2 * time.Second
 	}
+	if o.SendTimeout == 0 {
+		o.SendTimeout = 30 * time.Second
+	}
 	if o.AcceptRetryDelay == 0 {
 		o.AcceptRetryDelay = 100 * time.Millisecond
 	}
@@ -162,7 +176,7 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("epollnet: Options.%s %d is negative", name, v)
 		}
 	}
-	if o.IdleTimeout < 0 || o.ReadTimeout < 0 || o.LingerTimeout < 0 || o.AcceptRetryDelay < 0 {
+	if o.IdleTimeout < 0 || o.ReadTimeout < 0 || o.LingerTimeout < 0 || o.SendTimeout < 0 || o.AcceptRetryDelay < 0 {
 		return o, fmt.Errorf("epollnet: negative timeout in Options")
 	}
 	return o, nil
