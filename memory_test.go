@@ -40,13 +40,25 @@ func TestIdleConnectionHeapCost(t *testing.T) {
 	fds = fds[:0]
 	waitN(t, h.closed, warm, "closed")
 
-	before := heapAlloc()
-	fds = connectN(t, h, fds, n, &sa)
-	perConn := (float64(heapAlloc()) - float64(before)) / n
-	t.Logf("%.1f heap bytes per idle connection", perConn)
-	if perConn > 120 {
-		t.Fatalf("%.1f heap bytes per idle connection, want at most 120 (Conn is 112)", perConn)
+	// The best of three rounds: a one-off allocation elsewhere in the
+	// process during a round (the race detector's, a runtime structure
+	// growing) adds a few bytes per connection to that round only, while
+	// a cost per connection shows in every round.
+	var rounds []float64
+	for range 3 {
+		before := heapAlloc()
+		fds = connectN(t, h, fds, n, &sa)
+		perConn := (float64(heapAlloc()) - float64(before)) / n
+		rounds = append(rounds, perConn)
+		if perConn <= 120 {
+			t.Logf("%.1f heap bytes per idle connection (rounds %.1f)", perConn, rounds)
+			return
+		}
+		closeAll(fds)
+		fds = fds[:0]
+		waitN(t, h.closed, n, "closed")
 	}
+	t.Fatalf("heap bytes per idle connection %.1f in three rounds, want at most 120 (Conn is 112)", rounds)
 }
 
 func connectN(t *testing.T, h *recorder, fds []int, n int, sa *unix.RawSockaddrInet4) []int {
