@@ -400,3 +400,39 @@ func TestLoopTime(t *testing.T) {
 		t.Fatalf("LoopTime %v outside [%v, %v]", s[0], before, after)
 	}
 }
+
+// TestNoOnDataAfterWriteCapExceeded: once a Write in OnData fails with
+// ErrWriteCapExceeded, the connection is done: the read batch in progress
+// delivers nothing more, though the peer keeps sending and the receive
+// queue holds more, and OnClose reports the cap.
+func TestNoOnDataAfterWriteCapExceeded(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, MaxWriteBuffer: 64 << 10, WriteHighWater: 32 << 10, WriteLowWater: 16 << 10})
+	var failed, after int // loop goroutine only; read after OnClose
+	r := newRecorder()
+	r.onData = func(c *Conn, in []byte) int {
+		if failed > 0 {
+			after++
+			return len(in)
+		}
+		if _, err := c.Write(in); errors.Is(err, ErrWriteCapExceeded) {
+			failed++
+		}
+		return len(in)
+	}
+	ln := listen(t, e, r, nil)
+	c := dialTCP(t, ln) // never reads: the echo backs up to the cap
+	go func() {
+		chunk := make([]byte, 1<<20)
+		for range 64 { // bounded: 64 MiB; the reset ends it sooner
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	if err := recv(t, r.closed, "OnClose"); !errors.Is(err, ErrWriteCapExceeded) {
+		t.Fatalf("close reason %v, want ErrWriteCapExceeded", err)
+	}
+	if failed != 1 || after != 0 {
+		t.Fatalf("%d Writes failed on the cap, then %d OnData calls; want 1 and 0", failed, after)
+	}
+}

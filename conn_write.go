@@ -88,9 +88,12 @@ func (c *Conn) writeLocked(p []byte, bufs [][]byte) (int, error) {
 
 // failLocked closes the write side after a fatal write error (err) or a cap
 // overflow (nil) and asks the loop to close the connection with the reason.
-// The close happens on the loop, never inside the caller's Write.
+// The close happens on the loop, never inside the caller's Write; like
+// Abort, it stops delivery at once, so a read batch in progress calls
+// OnData no more.
 func (c *Conn) failLocked(err error) {
 	c.mf.set(mWclosed | mCloseReq | mAbortReq)
+	c.reqs.Or(reqClose)
 	why := error(ErrWriteCapExceeded)
 	if err != nil {
 		why = writeError(err)
