@@ -47,6 +47,7 @@ var Restartable bool
 // then block in accept4.
 type handover struct {
 	upg        *tableflip.Upgrader // nil: restarts unavailable
+	hup        chan os.Signal      // SIGHUP, caught from the start (see newHandover)
 	took       chan struct{}       // closed when a new process took over
 	quit       chan struct{}       // closed by stop
 	wg         *sync.WaitGroup     // the SIGHUP watcher
@@ -68,7 +69,12 @@ func newHandover() (*handover, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restart support: %w", err)
 	}
-	return &handover{upg: upg}, nil
+	// Catch SIGHUP now, before ready tells the old process to go: a
+	// SIGHUP that came between the two would otherwise terminate this
+	// process (its default action). watch acts on it once serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return &handover{upg: upg, hup: hup}, nil
 }
 
 // inheriting reports whether this process was started by a restart.
@@ -129,17 +135,14 @@ func (h *handover) watch(w io.Writer) {
 	if h.upg == nil {
 		return
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		defer signal.Stop(hup)
 		for {
 			select {
 			case <-h.quit:
 				return
-			case <-hup:
+			case <-h.hup:
 			}
 			fmt.Fprintf(w, "epollnet serve: pid %d: SIGHUP: starting a new process\n", os.Getpid())
 			if err := h.upg.Upgrade(); err != nil {
@@ -166,6 +169,7 @@ func (h *handover) stop() {
 		return
 	}
 	h.stopOnce.Do(func() {
+		signal.Stop(h.hup)
 		h.upg.Stop()
 		if h.quit != nil {
 			close(h.quit)

@@ -178,8 +178,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		s.removeSockets()
 		return err
 	}
-	// Watch SIGHUP before announcing readiness: a SIGHUP that arrived
-	// first would otherwise terminate the process (its default action).
+	// SIGHUP is caught since newHandover; from here on it restarts.
 	hv.watch(stderr)
 	s.printStart(stderr, metrics, hv.upg != nil)
 	s.statusLoop(ctx, hv.tookOver(), stderr)
