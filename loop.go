@@ -76,7 +76,7 @@ type loop struct {
 	nconns atomic.Int64 // mirror of conns, for LeastConnections and Stats
 	nowA   atomic.Int64 // mirror of now, for Conn.LoopTime off the loop
 	// wallOff is the wall clock minus the loop clock, in nanoseconds,
-	// re-read at wallAt (syncWall) for Conn.LoopTime.
+	// re-read at wallAt (tick) for Conn.LoopTime.
 	wallOff atomic.Int64
 	wallAt  int64
 	stats   loopStats

@@ -88,8 +88,14 @@ func TestFaultSoak(t *testing.T) {
 	if st.failed.Load() > 0 {
 		t.Errorf("%d exchanges lost or corrupted bytes", st.failed.Load())
 	}
-	if st.done[soakClean].Load() == 0 || st.done[soakHalfClose].Load() == 0 || st.done[soakSlowReader].Load() == 0 {
-		t.Errorf("the soak did not exercise every kind: %s", st.String())
+	for k := range numSoakKinds {
+		if st.done[k].Load() == 0 {
+			t.Errorf("the soak made no %s exchange: %s", soakKindNames[k], st.String())
+		}
+	}
+	if st.bursts == 0 || total.AcceptPauses == 0 {
+		t.Errorf("%d EMFILE bursts, %d accept pauses: the soak did not run the server out of descriptors",
+			st.bursts, total.AcceptPauses)
 	}
 }
 
