@@ -128,7 +128,17 @@ func TestQueuingLoopRequestsAllocatesNothing(t *testing.T) {
 		c.PauseRead()
 		c.ResumeRead()
 		tm.Reset(time.Hour)
-		l.enqueue(task{kind: taskClose, c: c})
+		// The public calls, each on a fresh connection state (each
+		// queues its task once per connection).
+		c.mf = 0
+		c.reqs.Store(0)
+		c.Close()
+		c.mf = 0
+		c.reqs.Store(0)
+		c.Abort()
+		c.mf = 0
+		c.reqs.Store(0)
+		c.CloseWrite()
 		l.enqueue(task{kind: taskAbort, c: c, err: ErrWriteCapExceeded})
 		l.enqueue(task{kind: taskArmOut, c: c})
 		l.enqueue(task{kind: taskAdopt, c: c})
