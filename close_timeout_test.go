@@ -19,7 +19,7 @@ import (
 // reset: LingerTimeout only starts once the output went to the kernel and
 // the FIN was sent.
 func TestGracefulCloseDeliversEverythingToASlowReader(t *testing.T) {
-	const linger = 50 * time.Millisecond
+	const linger = 200 * time.Millisecond
 	e := newEngine(t, Options{Loops: 1, LingerTimeout: linger})
 	payload := make([]byte, 8<<20)
 	for i := range payload {
@@ -31,7 +31,7 @@ func TestGracefulCloseDeliversEverythingToASlowReader(t *testing.T) {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	start := time.Now()
 	got := make([]byte, 0, len(payload))
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 32<<10)
 	for {
 		n, err := c.Read(buf)
 		got = append(got, buf[:n]...)
@@ -41,7 +41,7 @@ func TestGracefulCloseDeliversEverythingToASlowReader(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d bytes: %v (want every byte, then EOF)", len(got), err)
 		}
-		time.Sleep(time.Millisecond) // a slow reader's pace
+		time.Sleep(2 * time.Millisecond) // a slow reader's pace: 8 MiB in about 0.5 s or more
 	}
 	took := time.Since(start)
 	if !bytes.Equal(got, payload) {
@@ -86,7 +86,9 @@ func TestGracefulCloseToAStalledReaderTimesOut(t *testing.T) {
 // SendTimeout in all, is not cut off: the clock restarts whenever the
 // kernel takes bytes.
 func TestSendTimeoutCountsFromTheLastProgress(t *testing.T) {
-	const sendTimeout = 150 * time.Millisecond
+	// Generous against a loaded machine: a reader starved for longer than
+	// SendTimeout really is a stalled one.
+	const sendTimeout = time.Second
 	e := newEngine(t, Options{Loops: 1, SendTimeout: sendTimeout})
 	payload := bytes.Repeat([]byte{0xA5}, 16<<20)
 	h := &writeThenClose{payload: payload, closed: make(chan error, 1)}
@@ -104,8 +106,8 @@ func TestSendTimeoutCountsFromTheLastProgress(t *testing.T) {
 			}
 			break
 		}
-		if total > 4<<20 && pauses < 6 {
-			time.Sleep(sendTimeout / 2) // under SendTimeout each; 3× it in all
+		if total > 4<<20 && pauses < 4 {
+			time.Sleep(sendTimeout * 2 / 5) // under SendTimeout each; 1.6× it in all
 			pauses++
 		}
 	}

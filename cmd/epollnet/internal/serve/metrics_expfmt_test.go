@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -127,23 +126,8 @@ func TestServeMetricsExpfmt(t *testing.T) {
 		t.Fatalf("no metrics line:\n%s", out.String())
 	}
 
-	keep, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keep := metricsTraffic(t, addr, m[1])
 	defer keep.Close()
-	io.WriteString(keep, strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5))
-	if got, _ := clitest.ReadAll(t, keep, 200*time.Millisecond); strings.Count(got, "200 OK") != 5 {
-		t.Fatalf("keep-alive replies: %q", got)
-	}
-	for range 3 {
-		if reply, _ := httpExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", time.Second); !strings.Contains(reply, "200 OK") {
-			t.Fatalf("reply %q", reply)
-		}
-	}
-	if reply, _ := httpExchange(t, addr, "BAD\r\n\r\n", time.Second); !strings.Contains(reply, " 400 ") {
-		t.Fatalf("reply to a malformed request: %q", reply)
-	}
 
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	resp, err := http.Get(m[1])

@@ -72,25 +72,8 @@ func TestServeMetricsEndpoint(t *testing.T) {
 	}
 	url := m[1]
 
-	// 5 requests on a connection kept open, 3 on connections of their
-	// own, one malformed request (400).
-	keep, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keep := metricsTraffic(t, addr, url)
 	defer keep.Close()
-	io.WriteString(keep, strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5))
-	if got, _ := clitest.ReadAll(t, keep, 200*time.Millisecond); strings.Count(got, "200 OK") != 5 {
-		t.Fatalf("keep-alive replies: %q", got)
-	}
-	for range 3 {
-		if reply, _ := httpExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", time.Second); !strings.Contains(reply, "200 OK") {
-			t.Fatalf("reply %q", reply)
-		}
-	}
-	if reply, _ := httpExchange(t, addr, "BAD\r\n\r\n", time.Second); !strings.Contains(reply, " 400 ") {
-		t.Fatalf("reply to a malformed request: %q", reply)
-	}
 
 	fams := scrape(t, url)
 	for _, lm := range loopMetrics {
@@ -178,4 +161,35 @@ func TestServeMetricsNameTheOperations(t *testing.T) {
 	if err := promtext.Write(io.Discard, s.metricFamilies()); err != nil {
 		t.Error(err)
 	}
+}
+
+// metricsTraffic sends the traffic the metrics tests expect: 5 requests on
+// a connection it returns open, 3 on connections of their own, one
+// malformed request (400). It returns once the server has closed the
+// short connections (their close ends after the client's FIN, a moment
+// after the client read the last byte): the open-connections gauge, read
+// through the endpoint, is down to the one kept open.
+func metricsTraffic(t *testing.T, addr, url string) net.Conn {
+	t.Helper()
+	keep, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(keep, strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5))
+	if got, _ := clitest.ReadAll(t, keep, 200*time.Millisecond); strings.Count(got, "200 OK") != 5 {
+		t.Fatalf("keep-alive replies: %q", got)
+	}
+	for range 3 {
+		if reply, _ := httpExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", time.Second); !strings.Contains(reply, "200 OK") {
+			t.Fatalf("reply %q", reply)
+		}
+	}
+	if reply, _ := httpExchange(t, addr, "BAD\r\n\r\n", time.Second); !strings.Contains(reply, " 400 ") {
+		t.Fatalf("reply to a malformed request: %q", reply)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for sum(scrape(t, url)["epollnet_connections_open"]) != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return keep
 }
