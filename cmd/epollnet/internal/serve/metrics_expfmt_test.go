@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
-	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/promtext"
 )
 
@@ -118,26 +116,18 @@ func expfmtSum(f *dto.MetricFamily, want ...promtext.Label) float64 {
 // TYPE, expfmt reads what promtext.Parse reads, and the values are those
 // TestServeMetricsEndpoint expects.
 func TestServeMetricsExpfmt(t *testing.T) {
-	_, out := clitest.StartServe(t, Run, "--proto", "http", "--listen", "127.0.0.1:0", "--loops", "2",
-		"--max-conns", "1000", "--metrics", "127.0.0.1:0")
-	addr := regexp.MustCompile(` on tcp (\S+) \(`).FindStringSubmatch(out.String())[1]
-	m := regexp.MustCompile(`metrics on (http://\S+/metrics)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no metrics line:\n%s", out.String())
-	}
-
-	keep := metricsTraffic(t, addr, m[1])
+	url, keep := metricsTraffic(t)
 	defer keep.Close()
 
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
-	resp, err := http.Get(m[1])
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s, %v", m[1], resp.Status, err)
+		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
 	}
 	if f := expfmt.ResponseFormat(resp.Header); f.FormatType() != expfmt.TypeTextPlain {
 		t.Errorf("Content-Type %q: expfmt reads format %q", resp.Header.Get("Content-Type"), f)

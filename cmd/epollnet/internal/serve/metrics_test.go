@@ -63,16 +63,7 @@ func containsLabels(have, want []promtext.Label) bool {
 // failures per loop and class, serve's own counters, and the values
 // match the traffic. Only GET /metrics is served.
 func TestServeMetricsEndpoint(t *testing.T) {
-	_, out := clitest.StartServe(t, Run, "--proto", "http", "--listen", "127.0.0.1:0", "--loops", "2",
-		"--max-conns", "1000", "--metrics", "127.0.0.1:0")
-	addr := regexp.MustCompile(` on tcp (\S+) \(`).FindStringSubmatch(out.String())[1]
-	m := regexp.MustCompile(`metrics on (http://\S+/metrics)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no metrics line:\n%s", out.String())
-	}
-	url := m[1]
-
-	keep := metricsTraffic(t, addr, url)
+	url, keep := metricsTraffic(t)
 	defer keep.Close()
 
 	fams := scrape(t, url)
@@ -163,14 +154,23 @@ func TestServeMetricsNameTheOperations(t *testing.T) {
 	}
 }
 
-// metricsTraffic sends the traffic the metrics tests expect: 5 requests on
-// a connection it returns open, 3 on connections of their own, one
-// malformed request (400). It returns once the server has closed the
+// metricsTraffic starts "serve --proto http --metrics" with two loops and
+// sends the traffic the metrics tests expect: 5 requests on a connection
+// it returns open, 3 on connections of their own, one malformed request
+// (400). It returns the endpoint's URL once the server has closed the
 // short connections (their close ends after the client's FIN, a moment
 // after the client read the last byte): the open-connections gauge, read
 // through the endpoint, is down to the one kept open.
-func metricsTraffic(t *testing.T, addr, url string) net.Conn {
+func metricsTraffic(t *testing.T) (url string, keep net.Conn) {
 	t.Helper()
+	_, out := clitest.StartServe(t, Run, "--proto", "http", "--listen", "127.0.0.1:0", "--loops", "2",
+		"--max-conns", "1000", "--metrics", "127.0.0.1:0")
+	addr := regexp.MustCompile(` on tcp (\S+) \(`).FindStringSubmatch(out.String())[1]
+	m := regexp.MustCompile(`metrics on (http://\S+/metrics)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no metrics line:\n%s", out.String())
+	}
+	url = m[1]
 	keep, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -191,5 +191,5 @@ func metricsTraffic(t *testing.T, addr, url string) net.Conn {
 	for sum(scrape(t, url)["epollnet_connections_open"]) != 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	return keep
+	return url, keep
 }
