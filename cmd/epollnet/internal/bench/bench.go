@@ -149,6 +149,7 @@ type benchRun struct {
 	interval         int64 // --rate: nanoseconds between one connection's sends
 	request          []byte
 	requests         []byte // --pipeline copies of request
+	closing          []byte // --requests-per-conn (http): the last request, with Connection: close
 	pattern          pattern
 	dialCfgs         []*epollnet.DialConfig // one per --source, used in turn
 
@@ -171,7 +172,8 @@ type benchLoop struct {
 	lat, connect *hdr.Histogram
 	status       [600]uint64 // responses by status code; 599 holds 599 and above
 	sent, done   cli.PaddedCount
-	lost         uint64 // requests in flight on connections that closed before the window ended
+	opened       cli.PaddedCount // connections opened in the window
+	lost         uint64          // requests in flight on connections that closed before the window ended
 }
 
 // histHighest bounds the histograms: an hour in nanoseconds.
@@ -187,6 +189,11 @@ func newBenchRun(o benchOptions, network, address string, loops int) (*benchRun,
 		r.request = http1.AppendRequest(nil, o.method, o.path, o.host, o.headers, o.body)
 		for range o.pipeline {
 			r.requests = append(r.requests, r.request...)
+		}
+		if o.perConn > 0 {
+			hs := append(o.headers[:len(o.headers):len(o.headers)],
+				http1.Header{Name: []byte("Connection"), Value: []byte("close")})
+			r.closing = http1.AppendRequest(nil, o.method, o.path, o.host, hs, o.body)
 		}
 	default:
 		r.pattern = newPattern(uint64(time.Now().UnixNano()))
@@ -242,17 +249,27 @@ func (r *benchRun) completed(lp *benchLoop, now, at int64) bool {
 	return true
 }
 
+// noSchedule tells dial that the new connection starts a --rate schedule
+// of its own.
+const noSchedule = -1
+
 // dial opens one more connection; fails counts the failures before it.
-func (r *benchRun) dial(fails int) {
+// nextAt is the --rate schedule the connection takes over from the one it
+// replaces (the next send, on the run's clock), or noSchedule.
+func (r *benchRun) dial(fails int, nextAt int64) {
 	if r.stopped.Load() {
 		return
 	}
 	id := r.seq.Add(1) - 1
-	b := &benchConn{r: r, id: id, fails: fails, ring: make([]int64, r.o.pipeline),
-		base: int64(id*7919) % patternPeriod}
+	window := r.o.pipeline // requests in flight at most
+	if r.o.perConn > 0 {
+		window = min(window, r.o.perConn)
+	}
+	b := &benchConn{r: r, id: id, fails: fails, ring: make([]int64, window),
+		base: int64(id*7919) % patternPeriod, inherited: nextAt}
 	b.tick = b.onTick
 	b.p.Limits = responseLimits
-	if r.interval > 0 {
+	if r.interval > 0 && nextAt == noSchedule {
 		// Spread the connections' schedules over one interval, so that a
 		// fixed rate is not sent in bursts of one request per connection.
 		b.phase = int64(id%uint64(r.o.conns)) * r.interval / int64(r.o.conns)
@@ -297,7 +314,7 @@ func (r *benchRun) rampUp(stop <-chan struct{}) {
 		every = time.Duration(float64(time.Second) / r.o.ramp)
 	}
 	for i := 0; i < r.o.conns; i++ {
-		r.dial(0)
+		r.dial(0, noSchedule)
 		if every == 0 {
 			continue
 		}

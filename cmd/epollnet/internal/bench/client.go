@@ -32,10 +32,15 @@ type benchConn struct {
 	n     int
 
 	// --rate: the next scheduled send, and whether a timer waits for it;
-	// phase offsets the first one, spreading the connections' schedules.
-	nextAt, phase int64
-	timerArmed    bool
-	tick          func()
+	// phase offsets the first one, spreading the connections' schedules;
+	// inherited is the schedule taken over from the connection this one
+	// replaces (noSchedule: none).
+	nextAt, phase, inherited int64
+	timerArmed               bool
+	tick                     func()
+
+	// --requests-per-conn: requests sent and answered on this connection.
+	issued, answered int
 
 	// echo: the pattern offsets of the bytes sent and verified so far.
 	base, sentOff, recvOff int64
@@ -56,8 +61,12 @@ func (b *benchConn) OnOpen(c *epollnet.Conn) {
 	lp := &b.r.loops[c.LoopIndex()]
 	if !b.r.stopped.Load() {
 		lp.connect.Record(now - b.dialAt)
+		lp.opened.Add(1)
 	}
 	b.nextAt = now + b.phase
+	if b.inherited != noSchedule {
+		b.nextAt = b.inherited
+	}
 	b.pump(now)
 }
 
@@ -71,7 +80,7 @@ func (b *benchConn) pump(now int64) {
 		return
 	}
 	k := 0
-	for b.n+k < len(b.ring) {
+	for b.n+k < len(b.ring) && (b.r.o.perConn == 0 || b.issued+k < b.r.o.perConn) {
 		at := now
 		if b.r.interval > 0 {
 			if b.nextAt > now {
@@ -90,13 +99,14 @@ func (b *benchConn) pump(now int64) {
 		b.n += k
 		b.r.loops[b.c.LoopIndex()].sent.Add(uint64(k))
 		b.send(k)
+		b.issued += k
 	}
 	b.armRate(now)
 }
 
 // armRate waits for the next scheduled send when the window has room.
 func (b *benchConn) armRate(now int64) {
-	if b.r.interval == 0 || b.n == len(b.ring) || b.r.exhausted() {
+	if b.r.interval == 0 || b.n == len(b.ring) || b.r.exhausted() || b.lastSent() {
 		return
 	}
 	b.armTick(time.Duration(b.nextAt - now))
@@ -108,11 +118,21 @@ func (b *benchConn) onTick() {
 	b.pump(b.r.now())
 }
 
-// send writes k more requests.
+// lastSent reports that the connection sent its --requests-per-conn.
+func (b *benchConn) lastSent() bool {
+	return b.r.o.perConn > 0 && b.issued >= b.r.o.perConn
+}
+
+// send writes k more requests; with --requests-per-conn, an HTTP
+// connection's last one asks the server to close (Connection: close).
 func (b *benchConn) send(k int) {
 	switch b.r.o.proto {
 	case cli.ProtoHTTP:
 		one := len(b.r.request)
+		if b.r.o.perConn > 0 && b.issued+k == b.r.o.perConn {
+			b.c.Writev([][]byte{b.r.requests[:(k-1)*one], b.r.closing})
+			return
+		}
 		b.c.Write(b.r.requests[:k*one])
 	default:
 		// Consecutive messages are consecutive in the pattern: k of them
@@ -195,6 +215,15 @@ func (b *benchConn) OnData(c *epollnet.Conn, in []byte) int {
 		c.Abort()
 		return len(in)
 	}
+	if b.r.o.perConn > 0 && b.answered >= b.r.o.perConn && !b.quiet && !b.untilClose {
+		// Done: close, and OnClose opens the next connection. An HTTP
+		// server closes first (it answered Connection: close), an echo
+		// server after bench: bench keeps the TIME_WAIT then. A
+		// close-delimited body is read to its end (OnReadEOF) first.
+		b.quiet = true
+		c.Close()
+		return len(in)
+	}
 	b.pump(now)
 	return used
 }
@@ -213,6 +242,7 @@ func (b *benchConn) echoData(in []byte, now int64) error {
 	size := int64(b.r.o.size)
 	for (b.recvMsgs+1)*size <= b.recvOff {
 		b.recvMsgs++
+		b.answered++
 		b.r.completed(lp, now, b.pop())
 	}
 	return nil
@@ -242,6 +272,7 @@ func (b *benchConn) httpData(in []byte, now int64) (int, error) {
 		if b.n == 0 {
 			return used, fmt.Errorf("a response (%d) to no request", code)
 		}
+		b.answered++
 		if b.r.completed(lp, now, b.pop()) {
 			lp.status[min(code, len(lp.status)-1)]++
 		}
@@ -302,11 +333,18 @@ func (b *benchConn) OnClose(c *epollnet.Conn, reason error) {
 		fails = b.fails + 1
 	}
 	if fails == 0 {
-		b.r.dial(0)
+		// A clean close: the new connection keeps the --rate schedule, so
+		// that the time it takes to connect counts as waiting, not as a
+		// pause of the schedule.
+		next := int64(noSchedule)
+		if b.r.interval > 0 {
+			next = b.nextAt
+		}
+		b.r.dial(0, next)
 		return
 	}
 	delay := min(10*time.Millisecond<<min(fails-1, 10), time.Second)
-	c.AfterFunc(delay, func() { b.r.dial(fails) })
+	c.AfterFunc(delay, func() { b.r.dial(fails, noSchedule) })
 }
 
 // pattern is the byte stream echo and raw connections send: a pseudo-random

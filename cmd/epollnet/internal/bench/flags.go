@@ -28,6 +28,7 @@ type benchOptions struct {
 	duration       time.Duration  // -d: how long to load
 	requests       int64          // -n: stop after this many responses; 0: -d decides
 	pipeline       int            // --pipeline: requests in flight per connection
+	perConn        int            // --requests-per-conn: responses before a connection is replaced; 0: keep-alive
 	size           int            // --size: echo and raw message size
 	method, path   string         // --method, --path (http)
 	host           string         // -H "Host: x"; "" for the target's host:port
@@ -61,6 +62,7 @@ const (
 	maxBenchConns = 1 << 20
 	maxPipeline   = 1 << 16
 	maxMsgSize    = 16 << 20
+	maxPerConn    = 1 << 30
 	// maxNDuration bounds a run given -n without -d: every load loop
 	// stops by itself, even when the server stops answering.
 	maxNDuration = 10 * time.Minute
@@ -81,6 +83,7 @@ func parseBench(args []string, stdout, stderr io.Writer) (benchOptions, error) {
 	fs.DurationVar(&o.duration, "d", o.duration, "")
 	fs.Int64Var(&o.requests, "n", 0, "")
 	fs.IntVar(&o.pipeline, "pipeline", o.pipeline, "")
+	fs.IntVar(&o.perConn, "requests-per-conn", 0, "")
 	fs.IntVar(&o.size, "size", o.size, "")
 	fs.StringVar(&o.method, "method", o.method, "")
 	fs.StringVar(&o.path, "path", o.path, "")
@@ -143,6 +146,10 @@ func (o *benchOptions) validate(fs *flag.FlagSet, set map[string]bool, headers, 
 		return errors.New("-n must not be negative")
 	case o.pipeline < 1 || o.pipeline > maxPipeline:
 		return fmt.Errorf("--pipeline %d out of range [1, %d]", o.pipeline, maxPipeline)
+	case o.perConn < 0 || o.perConn > maxPerConn:
+		return fmt.Errorf("--requests-per-conn %d out of range [0, %d]", o.perConn, maxPerConn)
+	case o.perConn > 0 && o.proto == cli.ProtoRaw:
+		return errors.New("--requests-per-conn applies to --proto echo and http only")
 	case o.size < 1 || o.size > maxMsgSize:
 		return fmt.Errorf("--size %d out of range [1, %d]", o.size, maxMsgSize)
 	case rateErr("--rate", o.rate) != nil:
@@ -192,6 +199,9 @@ func (o *benchOptions) validate(fs *flag.FlagSet, set map[string]bool, headers, 
 		if strings.EqualFold(name, "host") {
 			o.host = value
 			continue
+		}
+		if strings.EqualFold(name, "connection") && o.perConn > 0 {
+			return fmt.Errorf("-H %q: with --requests-per-conn bench sets Connection itself (close on the last request)", h)
 		}
 		o.headers = append(o.headers, http1.Header{Name: []byte(name), Value: []byte(value)})
 	}
@@ -339,8 +349,8 @@ Usage: epollnet bench [flags]
 
 Loads a server with many connections on the epollnet engine's client side,
 checks every reply, and reports throughput, latency percentiles (p50, p90,
-p99, p99.9, max), the connect-time distribution, HTTP status codes and
-errors by class. Without --target it starts an echo server (http with
+p99, p99.9, max), connections opened per second, the connect-time
+distribution, HTTP status codes and errors by class. Without --target it starts an echo server (http with
 --proto http, discard with --proto raw) in-process on loopback and loads
 that. A progress line goes to stderr every second.
 
@@ -358,6 +368,11 @@ Load:
   -d D               load for D (default 5s; with -n alone, at most 10m)
   -n N               stop after N responses
   --pipeline K       requests in flight per connection (default 1)
+  --requests-per-conn N
+                     close each connection after N responses and open a
+                     new one (1: a connection per request, like ab without
+                     -k); http sends Connection: close on the last request
+                     (default 0: keep connections open)
   --rate R           R requests per second in total, on a fixed schedule;
                      latency counts from each request's scheduled time, so
                      a stalled server cannot hide it (no coordinated omission)
@@ -386,6 +401,8 @@ Examples:
   epollnet bench
   epollnet bench --proto http -c 100 -d 10s --target 127.0.0.1:8080
   epollnet bench --proto http --pipeline 16 --target 127.0.0.1:8080
+  epollnet bench --requests-per-conn 1 -c 100 --target 127.0.0.1:7000 \
+      --source 127.0.0.2 --source 127.0.0.3
   epollnet bench --proto echo --rate 20000 -c 200 --target unix:/tmp/echo.sock
 `, "\n"))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -24,6 +25,7 @@ type benchReport struct {
 	InProcess    bool              `json:"in_process_server"`
 	Connections  int               `json:"connections"`
 	Pipeline     int               `json:"pipeline"`
+	PerConn      int               `json:"requests_per_conn"`
 	Size         int               `json:"size"`
 	Rate         float64           `json:"rate"`
 	DurationS    float64           `json:"duration_s"`
@@ -38,11 +40,15 @@ type benchReport struct {
 	MiBPerSIn    float64           `json:"mib_per_s_in"`
 	MiBPerSOut   float64           `json:"mib_per_s_out"`
 	Latency      *distribution     `json:"latency_us"`
+	Connects     uint64            `json:"connects"`
+	ConnectsPerS float64           `json:"connects_per_s"`
+	TimeWait     *int              `json:"time_wait"`
 	Connect      distribution      `json:"connect_us"`
 	Status       map[string]uint64 `json:"status"`
 	Errors       map[string]uint64 `json:"errors"`
 	ErrorTotal   uint64            `json:"error_total"`
 	ErrorSamples map[string]string `json:"error_samples"`
+	Advice       []string          `json:"advice"`
 }
 
 // distribution summarises a histogram of durations, in microseconds.
@@ -71,9 +77,10 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 	lat, _ := hdr.New(histHighest, 3)
 	conn, _ := hdr.New(histHighest, 3)
 	rep := &benchReport{Network: r.network, Proto: r.o.proto, Connections: r.o.conns,
-		Pipeline: r.o.pipeline, Rate: r.o.rate, DurationS: elapsed.Seconds(),
+		Pipeline: r.o.pipeline, PerConn: r.o.perConn, Rate: r.o.rate, DurationS: elapsed.Seconds(),
 		BytesIn: total.BytesIn, BytesOut: total.BytesOut,
-		Status: map[string]uint64{}, Errors: map[string]uint64{}, ErrorSamples: map[string]string{}}
+		Status: map[string]uint64{}, Errors: map[string]uint64{}, ErrorSamples: map[string]string{},
+		Advice: []string{}}
 	if r.o.proto != cli.ProtoHTTP {
 		rep.Size = r.o.size
 	}
@@ -84,6 +91,7 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 		rep.Requests += lp.done.Load()
 		rep.Sent += lp.sent.Load()
 		rep.Lost += lp.lost
+		rep.Connects += lp.opened.Load()
 		for code, n := range lp.status {
 			if n > 0 {
 				rep.Status[strconv.Itoa(code)] += n
@@ -96,6 +104,7 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 	rep.InFlight = rep.Unanswered - rep.Lost
 	if secs := elapsed.Seconds(); secs > 0 {
 		rep.RequestsPerS = float64(rep.Requests) / secs
+		rep.ConnectsPerS = float64(rep.Connects) / secs
 		rep.MiBPerSIn = float64(rep.BytesIn) / (1 << 20) / secs
 		rep.MiBPerSOut = float64(rep.BytesOut) / (1 << 20) / secs
 	}
@@ -113,7 +122,40 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 		}
 	}
 	r.mu.Unlock()
+	if r.network == "tcp" {
+		if ap, err := netip.ParseAddrPort(r.address); err == nil {
+			if n, ok := timeWaitTo(ap); ok {
+				rep.TimeWait = &n
+			}
+		}
+	}
+	if n := rep.Errors[errClassNames[errNoLocalPorts]]; n > 0 {
+		rep.Advice = append(rep.Advice, noLocalPortsAdvice(r.address, len(r.o.sources), rep.TimeWait))
+	}
 	return rep
+}
+
+// noLocalPortsAdvice explains EADDRNOTAVAIL from connect and what to do.
+func noLocalPortsAdvice(target string, sources int, timeWait *int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no-local-ports: connect failed with EADDRNOTAVAIL: no local port was free for %s", target)
+	if lo, hi, ok := localPortRange(); ok {
+		fmt.Fprintf(&b, " (ip_local_port_range %d-%d: %s ports per source address)", lo, hi, cli.Count(hi-lo+1))
+	}
+	b.WriteString(". Closed connections hold their port in TIME_WAIT for 60 s on the side that closed first")
+	if timeWait != nil && *timeWait > 0 {
+		fmt.Fprintf(&b, " (%s to this target at the end)", cli.Count(*timeWait))
+	}
+	b.WriteString("; with --requests-per-conn and echo, that side is bench. ")
+	if sources > 0 {
+		fmt.Fprintf(&b, "Add more --source addresses (%d now; each has its own port range; "+
+			"a --source that is no address of this host fails the same way)", sources)
+	} else {
+		b.WriteString("Rotate over more source addresses: --source 127.0.0.2 --source 127.0.0.3 ... " +
+			"(each has its own port range)")
+	}
+	b.WriteString(", or open fewer connections per second.")
+	return b.String()
 }
 
 // progress prints a line every progressEvery until stop: elapsed time (or
@@ -126,7 +168,7 @@ func (r *benchRun) progress(stop <-chan struct{}, w io.Writer) {
 	tty := isTerminal(w)
 	t := time.NewTicker(r.o.progressEvery)
 	defer t.Stop()
-	var prev uint64
+	var prev, prevOpened uint64
 	prevAt := time.Now()
 	for {
 		select {
@@ -136,23 +178,29 @@ func (r *benchRun) progress(stop <-chan struct{}, w io.Writer) {
 			}
 			return
 		case now := <-t.C:
-			var done uint64
+			var done, opened uint64
 			for i := range r.loops {
 				done += r.loops[i].done.Load()
+				opened += r.loops[i].opened.Load()
 			}
 			where := cli.Duration(time.Duration(r.now())) + "/" + cli.Duration(r.o.duration)
 			if r.o.requests > 0 {
 				where = fmt.Sprintf("%s/%s requests", cli.Count(done), cli.Count(r.o.requests))
 			}
-			line := fmt.Sprintf("bench: %s  %s req/s  %s conns  %s errors", where,
-				cli.Rate(float64(done-prev)/now.Sub(prevAt).Seconds()),
+			secs := now.Sub(prevAt).Seconds()
+			churn := ""
+			if r.o.perConn > 0 {
+				churn = "  " + cli.Rate(float64(opened-prevOpened)/secs) + " conn/s"
+			}
+			line := fmt.Sprintf("bench: %s  %s req/s%s  %s conns  %s errors", where,
+				cli.Rate(float64(done-prev)/secs), churn,
 				cli.Count(r.eng.Stats().Total.Conns), cli.Count(r.errTotal.Load()))
 			if tty {
 				fmt.Fprintf(w, "\r%-78s", line)
 			} else {
 				fmt.Fprintln(w, line)
 			}
-			prev, prevAt = done, now
+			prev, prevOpened, prevAt = done, opened, now
 		}
 	}
 }
@@ -191,6 +239,18 @@ func (rep *benchReport) writeText(w io.Writer) error {
 	case rep.InFlight > 0:
 		fmt.Fprintf(&b, " (%s still in flight at the end)", cli.Count(rep.InFlight))
 	}
+	if rep.PerConn > 0 || rep.Connects > uint64(rep.Connections) {
+		fmt.Fprintf(&b, "\n  connections %s opened: %s conn/s", cli.Count(rep.Connects), cli.Rate(rep.ConnectsPerS))
+		switch {
+		case rep.PerConn == 1:
+			b.WriteString(", 1 request each")
+		case rep.PerConn > 1:
+			fmt.Fprintf(&b, ", %s requests each", cli.Count(rep.PerConn))
+		}
+		if rep.TimeWait != nil {
+			fmt.Fprintf(&b, "; %s in TIME_WAIT at the end", cli.Count(*rep.TimeWait))
+		}
+	}
 	fmt.Fprintf(&b, "\n  throughput  %s in, %s out\n", cli.MiBPerSec(rep.MiBPerSIn*(1<<20)),
 		cli.MiBPerSec(rep.MiBPerSOut*(1<<20)))
 	if rep.Latency != nil {
@@ -213,6 +273,9 @@ func (rep *benchReport) writeText(w io.Writer) error {
 		for _, k := range sortedKeys(rep.ErrorSamples) {
 			fmt.Fprintf(&b, "    first %-12s %s\n", k+":", rep.ErrorSamples[k])
 		}
+	}
+	for _, a := range rep.Advice {
+		fmt.Fprintf(&b, "  advice      %s\n", a)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
