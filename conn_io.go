@@ -69,7 +69,7 @@ func (l *loop) read(c *Conn, ev poller.Events) {
 			l.stats.bytesIn.Add(uint64(n))
 			c.touchRead(l.now)
 			l.deliver(c, l.buf[:n])
-			if c.state != stateOpen || c.lf.has(lPaused) || c.lf.has(lReadEOF) || c.reqs.Load() != 0 {
+			if c.state != stateOpen || c.lf.has(lPaused) || c.lf.has(lReadEOF) || c.reqs.Load()&(reqClose|reqPause) != 0 {
 				if n == len(l.buf) {
 					l.readAgain(c) // Close or PauseRead in OnData: its task decides what to do with the rest
 				}
@@ -137,42 +137,54 @@ var inPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }
 // deliver hands data to OnData, prefixed by what the handler left before,
 // and keeps only what it leaves this time, in a pooled buffer: a connection
 // with nothing pending holds none.
-func (l *loop) deliver(c *Conn, data []byte) {
-	if c.in != nil {
-		if len(*c.in)+len(data) > l.opts.MaxReadBuffer {
+func (l *loop) deliver(c *Conn, data []byte) { l.deliverTo(c, c.src.h, &c.in, data) }
+
+// deliverTo is deliver for handler h, which leaves what it does not
+// consume in *keep: c.in for the connection's handler, the plaintext
+// buffer of a TLS layer's user (tls.go).
+func (l *loop) deliverTo(c *Conn, h Handler, keep **[]byte, data []byte) {
+	in := *keep
+	if in != nil {
+		if len(*in)+len(data) > l.opts.MaxReadBuffer {
 			l.closeNow(c, ErrReadCapExceeded)
 			return
 		}
-		*c.in = append(*c.in, data...)
-		data = *c.in
+		*in = append(*in, data...)
+		data = *in
 	}
-	used := c.src.h.OnData(c, data)
+	used := h.OnData(c, data)
 	if used < 0 || used > len(data) {
 		panic(fmt.Sprintf("epollnet: OnData returned %d for %d bytes", used, len(data)))
 	}
 	rest := data[used:]
 	switch {
 	case len(rest) == 0:
-		c.releaseIn()
-	case c.in != nil: // data is *c.in
-		*c.in = (*c.in)[:copy(*c.in, rest)]
+		releaseBuf(keep)
+	case *keep != nil: // data is **keep (in, unless OnData closed c)
+		**keep = (**keep)[:copy(**keep, rest)]
+	case in != nil: // OnData closed c, which released the buffer
 	case len(rest) > l.opts.MaxReadBuffer:
 		l.closeNow(c, ErrReadCapExceeded)
 	default:
-		c.in = inPool.Get().(*[]byte)
-		*c.in = append((*c.in)[:0], rest...)
+		in = inPool.Get().(*[]byte)
+		*in = append((*in)[:0], rest...)
+		*keep = in
 	}
 }
 
-func (c *Conn) releaseIn() {
-	if c.in == nil {
+func (c *Conn) releaseIn() { releaseBuf(&c.in) }
+
+// releaseBuf returns an input buffer to the pool, unless it grew large.
+func releaseBuf(keep **[]byte) {
+	in := *keep
+	if in == nil {
 		return
 	}
-	if cap(*c.in) <= 64<<10 { // do not let one huge message pin memory in the pool
-		*c.in = (*c.in)[:0]
-		inPool.Put(c.in)
+	if cap(*in) <= 64<<10 { // do not let one huge message pin memory in the pool
+		*in = (*in)[:0]
+		inPool.Put(in)
 	}
-	c.in = nil
+	*keep = nil
 }
 
 func (l *loop) onEOF(c *Conn) {
@@ -259,6 +271,10 @@ func (l *loop) flush(c *Conn) {
 	}
 }
 
+// readResumer is implemented by a handler layer that keeps input of its
+// own while reads are paused (tlsConn).
+type readResumer interface{ resumeRead(c *Conn) }
+
 // resume applies ResumeRead: bytes the handler left are offered again
 // first, then the registration asks for input again.
 func (l *loop) resume(c *Conn) {
@@ -271,6 +287,14 @@ func (l *loop) resume(c *Conn) {
 	}
 	if c.in != nil && !c.lf.has(lClosing) {
 		l.deliver(c, nil)
+		if c.state != stateOpen || c.lf.has(lPaused) {
+			return
+		}
+	}
+	// A layer that keeps input of its own (a TLS layer's plaintext and
+	// ciphertext) offers it again too.
+	if r, ok := c.src.h.(readResumer); ok && !c.lf.has(lClosing) {
+		r.resumeRead(c)
 		if c.state != stateOpen || c.lf.has(lPaused) {
 			return
 		}
