@@ -4,6 +4,8 @@ package epollnet
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +52,12 @@ func TestClassify(t *testing.T) {
 		{opErr("tcp", "socket", syscall.EMFILE), ClassOther},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: ErrEngineShutdown}, ClassOther},
 		{&net.DNSError{Err: "no such host", IsNotFound: true}, ClassOther},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: &tlsError{ErrTLSHandshake, x509.UnknownAuthorityError{}}}, ClassTLS},
+		{&tlsError{ErrTLSRecord, io.ErrUnexpectedEOF}, ClassTLS},
+		{&tls.CertificateVerificationError{Err: x509.HostnameError{}}, ClassTLS},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, ClassTLS},
+		{&tlsError{ErrTLSHandshake, withCause(ErrPeerReset, os.NewSyscallError("read", syscall.ECONNRESET))}, ClassReset},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: ErrTLSHandshakeTimeout}, ClassTimeout},
 		{errors.New("something else"), ClassOther},
 	} {
 		if got := Classify(tc.err); got != tc.want {
@@ -59,7 +67,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestErrorClassString(t *testing.T) {
-	want := []string{"none", "refused", "timeout", "unreachable", "reset", "canceled", "no-local-ports", "other"}
+	want := []string{"none", "refused", "timeout", "unreachable", "reset", "canceled", "no-local-ports", "tls", "other"}
 	for c := ClassNone; c <= ClassOther; c++ {
 		if c.String() != want[c] {
 			t.Errorf("ErrorClass(%d).String() = %q, want %q", int(c), c.String(), want[c])

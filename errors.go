@@ -2,6 +2,8 @@ package epollnet
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -89,6 +91,29 @@ var (
 	ErrProxyTimeout error = &timeoutError{"epollnet: PROXY protocol header timeout"}
 )
 
+// TLS failures (tls.go). A failed server handshake is reported to
+// ListenConfig.OnTLSError, a failed client handshake as the dial error.
+var (
+	// ErrTLSHandshake: the TLS handshake failed. The error reported wraps
+	// both this and crypto/tls's own error (an alert, a
+	// tls.RecordHeaderError, an x509 verification error, io.EOF from a
+	// peer that left), so errors.Is and errors.As find either; it is a
+	// net.Error.
+	ErrTLSHandshake = errors.New("epollnet: TLS handshake failed")
+
+	// ErrTLSHandshakeTimeout: the handshake had not completed within
+	// ListenConfig.TLSHandshakeTimeout or DialConfig.TLSHandshakeTimeout.
+	// It is a net.Error with Timeout() true.
+	ErrTLSHandshakeTimeout error = &timeoutError{"epollnet: TLS handshake timeout"}
+
+	// ErrTLSRecord is the close reason when the TLS record layer failed
+	// after the handshake: a record that did not decrypt or parse, a fatal
+	// alert from the peer, or the stream ending inside a record. The
+	// reason wraps crypto/tls's error too (io.ErrUnexpectedEOF for a
+	// truncated record).
+	ErrTLSRecord = errors.New("epollnet: TLS record error")
+)
+
 // Errors that are not exported: callers match them through net.Error, the
 // exported value they wrap, or not at all.
 var (
@@ -106,7 +131,7 @@ var (
 	errNilHandler = errors.New("epollnet: nil Handler")
 
 	// errDialConfig is returned for a negative duration in DialConfig.
-	errDialConfig = errors.New("epollnet: negative Timeout or KeepAlive in DialConfig")
+	errDialConfig = errors.New("epollnet: negative Timeout, KeepAlive or TLSHandshakeTimeout in DialConfig")
 
 	// errProxyEOF is the reason a connection is refused when the peer closed
 	// it before its PROXY header was complete.
@@ -139,6 +164,22 @@ func withCause(reason, err error) error {
 		return reason
 	}
 	return &reasonError{reason: reason, err: err}
+}
+
+// tlsError joins ErrTLSHandshake or ErrTLSRecord with crypto/tls's error,
+// like reasonError, and is a net.Error whose Timeout reports that of the
+// error it wraps.
+type tlsError struct {
+	reason error
+	err    error
+}
+
+func (e *tlsError) Error() string   { return e.reason.Error() + ": " + e.err.Error() }
+func (e *tlsError) Unwrap() []error { return []error{e.reason, e.err} }
+func (e *tlsError) Temporary() bool { return false }
+func (e *tlsError) Timeout() bool {
+	var ne net.Error
+	return errors.As(e.err, &ne) && ne.Timeout()
 }
 
 // readError names the failing read and marks a vanished peer as a reset.
@@ -216,6 +257,13 @@ const (
 	// exhausted for this destination (see DialConfig.LocalAddr); also a
 	// LocalAddr that is not an address of this host.
 	ClassNoLocalPorts
+	// ClassTLS: the TLS handshake or record layer failed: ErrTLSHandshake
+	// (an unknown authority, a wrong name, an expired certificate, an
+	// alert, a peer that does not speak TLS) and ErrTLSRecord, or a
+	// crypto/tls or x509 error itself. A handshake that timed out is
+	// ClassTimeout, one cut by a reset ClassReset: the errno and timeouts
+	// decide first.
+	ClassTLS
 	// ClassOther is every other error: resolution failures, invalid
 	// arguments, engine shutdown, EMFILE, EACCES on a Unix socket file...
 	ClassOther
@@ -224,7 +272,7 @@ const (
 )
 
 var errorClassNames = [...]string{"none", "refused", "timeout", "unreachable", "reset",
-	"canceled", "no-local-ports", "other"}
+	"canceled", "no-local-ports", "tls", "other"}
 
 // String returns the class's short name, e.g. "refused" or "no-local-ports".
 func (c ErrorClass) String() string {
@@ -236,8 +284,8 @@ func (c ErrorClass) String() string {
 
 // Classify returns the class of err, which may be a dial error, a close
 // reason given to Handler.OnClose or an error returned by a Conn method.
-// The errno carried by err decides first; then cancellation, timeouts and
-// ErrPeerReset; everything else is ClassOther.
+// The errno carried by err decides first; then cancellation, timeouts,
+// ErrPeerReset and TLS failures; everything else is ClassOther.
 func Classify(err error) ErrorClass {
 	if err == nil {
 		return ClassNone
@@ -260,8 +308,26 @@ func Classify(err error) ErrorClass {
 		return ClassTimeout
 	case errors.Is(err, ErrPeerReset):
 		return ClassReset
+	case isTLSError(err):
+		return ClassTLS
 	}
 	return ClassOther
+}
+
+// isTLSError reports a TLS failure: the engine's, or one that crypto/tls
+// or crypto/x509 returned (for an error from a tls.Conn used directly).
+func isTLSError(err error) bool {
+	var (
+		alert     tls.AlertError
+		header    tls.RecordHeaderError
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+	)
+	return errors.Is(err, ErrTLSHandshake) || errors.Is(err, ErrTLSRecord) ||
+		errors.As(err, &alert) || errors.As(err, &header) || errors.As(err, &verify) ||
+		errors.As(err, &authority) || errors.As(err, &invalid) || errors.As(err, &hostname)
 }
 
 // classifyErrno maps the errno found in err. EACCES and ENOENT mean

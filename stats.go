@@ -15,6 +15,7 @@ type loopStats struct {
 	dialFailedBy               [numErrorClasses]atomic.Uint64
 	readAgain, writeAgain      atomic.Uint64
 	proxyRejected              atomic.Uint64
+	tlsHandshakes, tlsFailed   atomic.Uint64
 	registered                 atomic.Int64
 }
 
@@ -28,8 +29,8 @@ type LoopStats struct {
 	AcceptErrors uint64 // accept4 errors other than EAGAIN
 	AcceptPauses uint64 // listener pauses after EMFILE, ENFILE, ENOBUFS, ENOMEM
 	CapPauses    uint64 // times a listener stopped accepting at ListenConfig.MaxConns
-	Dialed       uint64 // dials that connected
-	DialFailed   uint64 // dials that failed
+	Dialed       uint64 // dials that connected (with TLS: whose handshake completed)
+	DialFailed   uint64 // dials that failed (with TLS: also in the handshake)
 	// DialFailedBy counts failed dials by class, indexed by ErrorClass
 	// (DialFailedBy[ClassRefused], ...).
 	DialFailedBy [numErrorClasses]uint64
@@ -47,6 +48,14 @@ type LoopStats struct {
 	// headers, header timeouts, peers that left first. Except for untrusted
 	// sources, refused before registration, they count in Opened and Closed.
 	ProxyRejected uint64
+	// TLSHandshakes counts TLS handshakes completed, on both sides.
+	TLSHandshakes uint64
+	// TLSHandshakeErrors counts TLS handshakes that failed: crypto/tls
+	// refused (ErrTLSHandshake), the peer left or reset, the handshake
+	// timed out. Handshakes cut by Engine.Shutdown do not count. A failed
+	// server handshake is reported to ListenConfig.OnTLSError, a failed
+	// client one counts in DialFailed too.
+	TLSHandshakeErrors uint64
 }
 
 // Stats is a snapshot of the engine's counters, per loop and summed.
@@ -84,6 +93,7 @@ func (l *loop) snapshot() LoopStats {
 		Wakeups: st.wakeups.Load(), Events: st.events.Load(), StaleEvents: st.stale.Load(),
 		TimersFired: st.timers.Load(), HighWater: st.highWater.Load(),
 		ProxyRejected: st.proxyRejected.Load(),
+		TLSHandshakes: st.tlsHandshakes.Load(), TLSHandshakeErrors: st.tlsFailed.Load(),
 	}
 }
 
@@ -111,4 +121,6 @@ func (t *LoopStats) add(s LoopStats) {
 	t.TimersFired += s.TimersFired
 	t.HighWater += s.HighWater
 	t.ProxyRejected += s.ProxyRejected
+	t.TLSHandshakes += s.TLSHandshakes
+	t.TLSHandshakeErrors += s.TLSHandshakeErrors
 }

@@ -28,10 +28,15 @@ const (
 	TraceClose                         // close(); Err is the close reason given to OnClose
 	TraceTimer                         // a timer fired; Detail says which
 	TraceOpen                          // the connection opened (OnOpen follows)
+	// TraceTLS is a TLS handshake's progress: Detail "start"; "done" with
+	// the version, the ALPN protocol and whether the session was resumed,
+	// as in "done version=TLS1.3 alpn=h2 resumed=false"; or "failed" with
+	// Err the reason.
+	TraceTLS
 )
 
 var traceKindNames = [...]string{"?", "socket", "listen", "connect", "epoll_ctl", "ready",
-	"SO_ERROR", "accept4", "read", "write", "shutdown", "close", "timer", "open"}
+	"SO_ERROR", "accept4", "read", "write", "shutdown", "close", "timer", "open", "tls"}
 
 // String returns the system call or transition name, e.g. "accept4".
 func (k TraceKind) String() string {

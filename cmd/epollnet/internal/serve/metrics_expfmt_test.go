@@ -152,7 +152,7 @@ func TestServeMetricsExpfmt(t *testing.T) {
 		}
 	}
 	dials := fams["epollnet_dial_failures_total"]
-	if dials == nil || dials.GetType() != dto.MetricType_COUNTER || len(dials.Metric) != 2*7 || expfmtSum(dials) != 0 {
+	if dials == nil || dials.GetType() != dto.MetricType_COUNTER || len(dials.Metric) != 2*8 || expfmtSum(dials) != 0 {
 		t.Errorf("dial failures: %v", dials)
 	}
 	for _, c := range []struct {

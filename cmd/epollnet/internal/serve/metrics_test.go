@@ -89,7 +89,7 @@ func TestServeMetricsEndpoint(t *testing.T) {
 			classes = append(classes, s.Labels[1].Value)
 		}
 	}
-	if want := []string{"refused", "timeout", "unreachable", "reset", "canceled", "no-local-ports", "other"}; !slices.Equal(classes, want) || dials.Type != promtext.Counter {
+	if want := []string{"refused", "timeout", "unreachable", "reset", "canceled", "no-local-ports", "tls", "other"}; !slices.Equal(classes, want) || dials.Type != promtext.Counter {
 		t.Errorf("dial failure classes %v (%s), want %v", classes, dials.Type, want)
 	}
 
