@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -123,10 +122,8 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 	}
 	r.mu.Unlock()
 	if r.network == "tcp" {
-		if ap, err := netip.ParseAddrPort(r.address); err == nil {
-			if n, ok := timeWaitTo(ap); ok {
-				rep.TimeWait = &n
-			}
+		if n, ok := timeWaitSockets(); ok {
+			rep.TimeWait = &n
 		}
 	}
 	if n := rep.Errors[errClassNames[errNoLocalPorts]]; n > 0 {
@@ -144,7 +141,7 @@ func noLocalPortsAdvice(target string, sources int, timeWait *int) string {
 	}
 	b.WriteString(". Closed connections hold their port in TIME_WAIT for 60 s on the side that closed first")
 	if timeWait != nil && *timeWait > 0 {
-		fmt.Fprintf(&b, " (%s to this target at the end)", cli.Count(*timeWait))
+		fmt.Fprintf(&b, " (%s sockets at the end)", cli.Count(*timeWait))
 	}
 	b.WriteString("; with --requests-per-conn and echo, that side is bench. ")
 	if sources > 0 {
@@ -248,7 +245,10 @@ func (rep *benchReport) writeText(w io.Writer) error {
 			fmt.Fprintf(&b, ", %s requests each", cli.Count(rep.PerConn))
 		}
 		if rep.TimeWait != nil {
-			fmt.Fprintf(&b, "; %s in TIME_WAIT at the end", cli.Count(*rep.TimeWait))
+			fmt.Fprintf(&b, "; %s sockets in TIME_WAIT at the end", cli.Count(*rep.TimeWait))
+			if limit, ok := readSysctlInt("tcp_max_tw_buckets"); ok && *rep.TimeWait >= limit {
+				b.WriteString(" (the most net.ipv4.tcp_max_tw_buckets allows: later closes skipped TIME_WAIT)")
+			}
 		}
 	}
 	fmt.Fprintf(&b, "\n  throughput  %s in, %s out\n", cli.MiBPerSec(rep.MiBPerSIn*(1<<20)),
