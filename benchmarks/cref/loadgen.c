@@ -14,11 +14,22 @@
  * "ready N", then holds them for -d seconds, or until standard input reaches
  * EOF with -q, and prints "result idle ...".
  *
- * -b K binds connection i to source address 127.0.0.(2 + i%K): each source
- * address has its own ephemeral port range, so more connections than one
- * range holds (~28k) can be opened to one server address.
+ * Churn mode (-C): -c connections at a time, each a whole life: a
+ * non-blocking connect, -s bytes sent, their echo read and compared, close;
+ * then the next connection takes its place. After -w seconds it prints
+ * "start", counts the connections completed for -d seconds and prints
+ * "result churn ..." (msgs= and rate= count connections), then stops
+ * opening connections, waits up to 3 s for those under way to finish, and
+ * prints "verify ok" or "verify FAILED". loadgen closes first, so its side
+ * keeps the TIME_WAIT: use -b to spread the connections over source
+ * addresses (noport= counts connects that failed with EADDRNOTAVAIL).
  *
- *   loadgen -a 127.0.0.1:7000 -c 100 -s 64 -P 1 -d 5 [-w 1] [-b 8] [-i] [-q]
+ * -b K binds connection i to source address 127.0.0.(2 + i%K) (churn: the
+ * i-th connection opened): each source address has its own ephemeral port
+ * range, so more connections than one range holds (~28k) can be opened to
+ * one server address.
+ *
+ *   loadgen -a 127.0.0.1:7000 -c 100 -s 64 -P 1 -d 5 [-w 1] [-b 8] [-i] [-q] [-C]
  *
  * Everything is bounded: -d at most 3600 s, connecting at most 60 s, the
  * final drain 3 s. Exit status 0 only if every connection connected and
@@ -44,7 +55,7 @@
 #endif
 
 enum { PATLEN = 251, RBUF = 64 << 10, MAXEV = 1024, MAXCONNECTING = 512 };
-enum { CONNECTING, OPEN, DEAD };
+enum { CONNECTING, OPEN, DEAD, IDLE };
 
 struct conn {
 	int fd, state;
@@ -57,6 +68,8 @@ static struct conn *conns;
 static int nconn, size = 64, depth = 1, nsrc, idle, quit_on_stdin;
 static double dur = 5, warm = 1;
 static int ep, errors, sending;
+static int churn, churn_opening, noport; /* churn mode (-C) */
+static unsigned long churn_seq;           /* connections opened in churn mode */
 static char *pat; /* the pattern repeated, PATLEN + the largest send long */
 static size_t maxchunk;
 static struct sockaddr_in dst;
@@ -140,8 +153,9 @@ static void on_readable(struct conn *c, int counting)
 	}
 }
 
-/* start_connect begins a non-blocking connect for conns[i]. */
-static void start_connect(int i)
+/* start_connect begins a non-blocking connect for conns[i], from source
+ * address number seq % nsrc with -b. */
+static void start_connect(int i, unsigned long seq)
 {
 	struct conn *c = &conns[i];
 	int one = 1;
@@ -153,7 +167,7 @@ static void start_connect(int i)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (nsrc > 0) {
 		struct sockaddr_in src = {.sin_family = AF_INET,
-			.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % nsrc))};
+			.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(seq % (unsigned long)nsrc))};
 		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 		if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) {
 			fail(c, "bind", errno);
@@ -161,6 +175,7 @@ static void start_connect(int i)
 		}
 	}
 	if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
+		noport += errno == EADDRNOTAVAIL;
 		fail(c, "connect", errno);
 		return;
 	}
@@ -177,7 +192,8 @@ static int connect_all(void)
 	double deadline = now() + 60;
 	while (open + errors < nconn) {
 		while (next < nconn && pending < MAXCONNECTING) {
-			start_connect(next++);
+			start_connect(next, (unsigned long)next);
+			next++;
 			if (conns[next - 1].state == CONNECTING)
 				pending++;
 		}
@@ -238,9 +254,131 @@ static int all_back(void)
 	return 1;
 }
 
+/* ---- churn mode: one exchange per connection ---- */
+
+/* churn_next opens the next connection in slot c, or leaves it idle once
+ * the run stops opening them. */
+static void churn_next(struct conn *c)
+{
+	c->fd = -1, c->sent = c->rcvd = c->owed = 0;
+	c->state = IDLE;
+	if (churn_opening)
+		start_connect((int)(c - conns), churn_seq++);
+}
+
+/* churn_done closes a connection whose echo came back whole. */
+static void churn_done(struct conn *c, int counting)
+{
+	close(c->fd); /* first, with nothing unread: a FIN, and TIME_WAIT here */
+	c->msgs_done++;
+	if (counting)
+		c->msgs_window++;
+	churn_next(c);
+}
+
+static void churn_event(struct conn *c, unsigned events, int counting)
+{
+	if (c->state == CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof err;
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			fail(c, "connect", err);
+			return;
+		}
+		c->state = OPEN;
+		c->owed = (uint64_t)size;
+		flush(c); /* sets EPOLLIN, and EPOLLOUT if the send was short */
+		return;
+	}
+	if (events & EPOLLOUT)
+		flush(c);
+	if (c->state != OPEN || !(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	ssize_t r = recv(c->fd, rbuf, RBUF, 0);
+	if (r < 0 && errno == EAGAIN)
+		return;
+	if (r <= 0) {
+		fail(c, r == 0 ? "server closed the connection before the echo" : "recv", r == 0 ? 0 : errno);
+		return;
+	}
+	if (c->rcvd + (uint64_t)r > (uint64_t)size || memcmp(rbuf, pat + c->rcvd % PATLEN, (size_t)r) != 0) {
+		fail(c, "echoed bytes differ from those sent", 0);
+		return;
+	}
+	c->rcvd += (uint64_t)r;
+	if (c->rcvd == (uint64_t)size)
+		churn_done(c, counting);
+}
+
+/* churn_until serves the churn until t. Slots whose connection failed are
+ * given a new one on the next turn, with a 1 ms wait so that a refusing
+ * server is not hammered in a tight loop. */
+static void churn_until(double t, int counting)
+{
+	struct epoll_event evs[MAXEV];
+	for (double cur = now(); cur < t; cur = now()) {
+		int dead = 0;
+		for (int i = 0; i < nconn; i++)
+			if (conns[i].state == DEAD) {
+				dead = 1;
+				churn_next(&conns[i]);
+			}
+		int ms = (int)((t - cur) * 1000) + 1;
+		int n = epoll_wait(ep, evs, MAXEV, dead ? 1 : ms < 100 ? ms : 100);
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			if (c->state == CONNECTING || c->state == OPEN)
+				churn_event(c, evs[i].events, counting);
+		}
+	}
+}
+
+/* churn_main runs the churn mode after the options are parsed. */
+static int churn_main(void)
+{
+	churn_opening = 1;
+	for (int i = 0; i < nconn; i++)
+		churn_next(&conns[i]);
+	churn_until(now() + warm, 0);
+	printf("start\n");
+	double start = now();
+	churn_until(start + dur, 1);
+	double secs = now() - start;
+	uint64_t total = 0, lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < nconn; i++) {
+		uint64_t m = conns[i].msgs_window;
+		total += m;
+		lo = m < lo ? m : lo;
+		hi = m > hi ? m : hi;
+	}
+	printf("result churn conns=%d size=%d secs=%.3f msgs=%llu rate=%.1f min_conn=%llu max_conn=%llu errors=%d noport=%d\n",
+		nconn, size, secs, (unsigned long long)total, (double)total / secs,
+		(unsigned long long)lo, (unsigned long long)hi, errors, noport);
+
+	churn_opening = 0; /* drain: the connections under way finish */
+	double deadline = now() + 3;
+	int busy = 1;
+	while (busy && now() < deadline) {
+		churn_until(now() + 0.05, 0);
+		busy = 0;
+		for (int i = 0; i < nconn; i++)
+			busy |= conns[i].state == CONNECTING || conns[i].state == OPEN;
+	}
+	int missing = 0;
+	for (int i = 0; i < nconn; i++)
+		missing += conns[i].state == CONNECTING || conns[i].state == OPEN;
+	if (missing || errors) {
+		printf("verify FAILED errors=%d missing_echo=%d\n", errors, missing);
+		return 1;
+	}
+	printf("verify ok conns=%d\n", nconn);
+	return 0;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: loadgen -a HOST:PORT [-c conns] [-s size] [-P depth] [-d secs] [-w warmup] [-b nsrc] [-i] [-q]\n");
+	fprintf(stderr, "usage: loadgen -a HOST:PORT [-c conns] [-s size] [-P depth] [-d secs] [-w warmup] [-b nsrc] [-i] [-q] [-C]\n");
 	return 2;
 }
 
@@ -248,7 +386,7 @@ int main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1:7000";
 	int opt;
-	while ((opt = getopt(argc, argv, "a:c:s:P:d:w:b:iq")) != -1) {
+	while ((opt = getopt(argc, argv, "a:c:s:P:d:w:b:iqC")) != -1) {
 		switch (opt) {
 		case 'a': addr = optarg; break;
 		case 'c': nconn = atoi(optarg); break;
@@ -259,13 +397,14 @@ int main(int argc, char **argv)
 		case 'b': nsrc = atoi(optarg); break;
 		case 'i': idle = 1; break;
 		case 'q': quit_on_stdin = 1; break;
+		case 'C': churn = 1; break;
 		default: return usage();
 		}
 	}
 	if (nconn == 0)
 		nconn = 100;
 	if (nconn < 1 || size < 1 || size > (1 << 20) || depth < 1 || depth > 1024 || dur <= 0 ||
-	    dur > 3600 || warm < 0 || warm > 60 || nsrc < 0 || nsrc > 200)
+	    dur > 3600 || warm < 0 || warm > 60 || nsrc < 0 || nsrc > 200 || (churn && (idle || size > RBUF)))
 		return usage();
 	char host[64];
 	const char *colon = strrchr(addr, ':');
@@ -304,6 +443,8 @@ int main(int argc, char **argv)
 		pat[i] = (char)('a' + (i % PATLEN) % 26);
 	for (int i = 0; i < nconn; i++)
 		conns[i].fd = -1;
+	if (churn)
+		return churn_main();
 	double t0 = now();
 	if (connect_all() < 0) {
 		fprintf(stderr, "loadgen: %d of %d connections failed\n", errors, nconn);
