@@ -41,7 +41,7 @@ func epollnetServe(cfg config, h epollnet.Handler) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.Listen("tcp", cfg.addr, h, &epollnet.ListenConfig{ReusePort: cfg.loops > 1})
+	_, err = e.Listen("tcp", cfg.addr, h, &epollnet.ListenConfig{ReusePort: cfg.loops > 1 && !cfg.oneListener})
 	return err
 }
 

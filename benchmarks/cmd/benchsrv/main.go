@@ -28,6 +28,10 @@ import (
 type config struct {
 	addr  string
 	loops int
+	// oneListener (epollnet): serve the loops from one listener, which one
+	// loop accepts on and hands connections to the others, instead of one
+	// SO_REUSEPORT listener per loop.
+	oneListener bool
 }
 
 // serveFunc starts a server. It returns once the server accepts
@@ -66,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	proto := fs.String("proto", "echo", "protocol: echo or http")
 	addr := fs.String("addr", "127.0.0.1:7000", "listen address (loopback)")
 	loops := fs.Int("loops", 1, "event loops (pollers) where the implementation has them")
+	oneListener := fs.Bool("one-listener", false, "epollnet with -loops > 1: one listener shared by the loops, "+
+		"not one SO_REUSEPORT listener per loop")
 	list := fs.Bool("list", false, "print the implementations of each protocol and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -86,12 +92,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	serve, ok := servers[*proto][*impl]
-	if !ok || *loops < 1 {
-		fmt.Fprintf(stderr, "benchsrv: no %s server %q (have: %s), or -loops < 1\n", *proto, *impl, names())
+	if !ok || *loops < 1 || (*oneListener && *impl != "epollnet") {
+		fmt.Fprintf(stderr, "benchsrv: no %s server %q (have: %s), or -loops < 1, or -one-listener for another impl than epollnet\n",
+			*proto, *impl, names())
 		return 2
 	}
 	errc := make(chan error, 1)
-	if err := serve(config{addr: *addr, loops: *loops}, errc); err != nil {
+	if err := serve(config{addr: *addr, loops: *loops, oneListener: *oneListener}, errc); err != nil {
 		fmt.Fprintf(stderr, "benchsrv: %s %s: %v\n", *impl, *proto, err)
 		return 1
 	}

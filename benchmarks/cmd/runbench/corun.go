@@ -35,7 +35,7 @@ func corunOnce(ctx context.Context, o *options, sc scenario, im impl, addrC, add
 		sides[0], sides[1] = sides[1], sides[0]
 	}
 	for _, sd := range sides {
-		if sd.srv, err = startServer(o, sd.im, sc.proto(), sd.addr); err != nil {
+		if sd.srv, err = startServer(o, sc.server(sd.im), sc.proto(), sd.addr); err != nil {
 			break
 		}
 		defer sd.srv.stop()
@@ -48,11 +48,7 @@ func corunOnce(ctx context.Context, o *options, sc scenario, im impl, addrC, add
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if sc.kind == httpLoad {
-				sd.s, sd.err = runHTTP(ctx, o, sc, sd.addr, sd.srv)
-			} else {
-				sd.s, sd.err = runEcho(ctx, o, sc, sd.addr, sd.srv)
-			}
+			sd.s, sd.err = runLoad(ctx, o, sc, sd.im, sd.addr, sd.srv)
 		}()
 	}
 	wg.Wait()
@@ -98,7 +94,7 @@ func corunRounds(ctx context.Context, o *options, t *table, nextAddr func() stri
 			r.samples, r.partner = append(r.samples, x), append(r.partner, c)
 			fmt.Fprintf(w, "[%s %d/%d] %-10s %.3f× C's CPU per op (%.2f vs %.2f µs), %s vs %s %s%s\n",
 				t.sc.name, round, o.rounds, r.im.name, x.cpuPerOp()/c.cpuPerOp(), x.cpuPerOp(), c.cpuPerOp(),
-				thousands(x.rate), thousands(c.rate), unit(t.sc), problemNote(c, x))
+				thousands(x.rate), thousands(c.rate), t.sc.unit(), problemNote(c, x))
 		}
 	}
 }
@@ -112,13 +108,6 @@ func problemNote(c, x sample) string {
 		p += "  PROBLEM: " + x.problem
 	}
 	return p
-}
-
-func unit(sc scenario) string {
-	if sc.kind == httpLoad {
-		return "req/s"
-	}
-	return "msg/s"
 }
 
 // corunRatios returns, for each same-window run of r, its CPU per op over
@@ -136,8 +125,12 @@ func (r *result) corunRatios() *result {
 }
 
 func (t *table) corunMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "| server | CPU per op vs C, same window (median) | min–max | server CPU µs per op | "+
-		"C's, same windows | %s (sharing) | C's %s (sharing) | runs |\n", unit(t.sc), unit(t.sc))
+	who := "server"
+	if t.sc.kind == churnClient {
+		who = "client"
+	}
+	fmt.Fprintf(w, "| %s | CPU per op vs C, same window (median) | min–max | %s | "+
+		"C's, same windows | %s (sharing) | C's %s (sharing) | runs |\n", who, t.sc.cost(), t.sc.unit(), t.sc.unit())
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range t.rows {
 		q := r.corunRatios()

@@ -13,14 +13,16 @@ import (
 
 // sample is the outcome of one run of one implementation.
 type sample struct {
-	round   int     // the interleaved round it was measured in, from 1
-	rate    float64 // messages or requests per second
-	count   int64   // messages or requests in the window
-	secs    float64 // the window
-	srvNs   int64   // server CPU time over the window (cpuNs)
-	cliCPU  float64 // load generator CPU over the window, in seconds
-	problem string  // errors the load generator saw; empty if none
-	net     netCounters
+	round      int     // the interleaved round it was measured in, from 1
+	rate       float64 // messages, requests or connections per second
+	count      int64   // messages, requests or connections in the window
+	secs       float64 // the window
+	srvNs      int64   // server CPU time over the window (cpuNs)
+	cliNs      int64   // load generator CPU time over the window
+	clientCost bool    // the client's CPU is the cost per op (churnClient), not the server's
+	problem    string  // errors the load generator saw; empty if none
+	net        netCounters
+	timeWait   int64 // sockets in TIME_WAIT when the run started (churn scenarios), -1 if unknown
 
 	// idle scenarios
 	rss0, rss1 int64 // server VmRSS before connecting and after the idle window, KiB
@@ -28,25 +30,55 @@ type sample struct {
 	readySecs  float64
 }
 
-// cpuPerOp is the server's CPU time per message or request, in µs.
+// cpuPerOp is the CPU time per message, request or connection, in µs:
+// the server's, or the client's in churnClient scenarios.
 func (s sample) cpuPerOp() float64 {
 	if s.count == 0 {
 		return math.NaN()
 	}
-	return float64(s.srvNs) / 1e3 / float64(s.count)
+	ns := s.srvNs
+	if s.clientCost {
+		ns = s.cliNs
+	}
+	return float64(ns) / 1e3 / float64(s.count)
 }
 
-// srvCPU and cliCPU are CPU utilisations over the window, in percent.
+// srvCPU and cliPct are CPU utilisations over the window, in percent.
 func (s sample) srvCPU() float64 { return 100 * float64(s.srvNs) / 1e9 / s.secs }
-func (s sample) cliPct() float64 { return 100 * s.cliCPU / s.secs }
+func (s sample) cliPct() float64 { return 100 * float64(s.cliNs) / 1e9 / s.secs }
 
-// runEcho drives an echo server with the C load generator.
+// runLoad runs the load of scenario sc, with client im in churnClient
+// scenarios, against the server srv listening on addr.
+func runLoad(ctx context.Context, o *options, sc scenario, im impl, addr string, srv *server) (s sample, err error) {
+	tw := timeWaitCount()
+	switch sc.kind {
+	case echoLoad, churnServer:
+		s, err = runEcho(ctx, o, sc, addr, srv)
+	case httpLoad:
+		s, err = runHTTP(ctx, o, sc, addr, srv)
+	case churnClient:
+		s, err = runClientChurn(ctx, o, sc, im, addr, srv)
+	default:
+		s, err = runIdle(ctx, o, sc, addr, srv)
+	}
+	s.timeWait = tw
+	return s, err
+}
+
+// runEcho drives an echo server with the C load generator: a steady load
+// of messages, or (churnServer) of connections, each used for one message,
+// from -sources source addresses so that its TIME_WAITs (loadgen closes
+// first) do not run the ports out.
 func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *server) (sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.dur+o.warm+90*time.Second)
 	defer cancel()
-	cmd := command(ctx, o, o.bin("loadgen"), "-a", addr, "-c", strconv.Itoa(sc.conns),
+	argv := []string{o.bin("loadgen"), "-a", addr, "-c", strconv.Itoa(sc.conns),
 		"-s", strconv.Itoa(sc.size), "-P", strconv.Itoa(sc.depth),
-		"-d", secs(o.dur), "-w", secs(o.warm))
+		"-d", secs(o.dur), "-w", secs(o.warm)}
+	if sc.kind == churnServer {
+		argv = append(argv, "-C", "-b", strconv.Itoa(o.sources))
+	}
+	cmd := command(ctx, o, argv...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -72,10 +104,8 @@ func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 			kv := keyValues(line)
 			s.rate, s.secs = kv.float("rate"), kv.float("secs")
 			s.count = int64(kv.float("msgs"))
-			s.srvNs, s.cliCPU = srv1-srv0, float64(cli1-cli0)/1e9
-			if e := kv["errors"]; e != "0" {
-				s.problem = "loadgen errors=" + e
-			}
+			s.srvNs, s.cliNs = srv1-srv0, cli1-cli0
+			s.problem = loadgenErrors(kv)
 			if lo, hi := kv.float("min_conn"), kv.float("max_conn"); lo == 0 && hi > 0 {
 				s.problem = strings.TrimSpace(s.problem + " a connection starved (min_conn=0)")
 			}
@@ -137,7 +167,7 @@ func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 	if err != nil || !ok {
 		return sample{}, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, outp)
 	}
-	s.srvNs, s.cliCPU = srv1-srv0, cli
+	s.srvNs, s.cliNs = srv1-srv0, int64(cli*1e9)
 	if s.count == 0 {
 		s.problem = strings.TrimSpace(s.problem + " no request was answered in the measured window")
 	}
@@ -219,6 +249,19 @@ func runIdle(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		return s, fmt.Errorf("loadgen -i: %v: %s", werr, stderr.tail())
 	}
 	return s, nil
+}
+
+// loadgenErrors describes the errors of a loadgen or dialchurn result
+// line, or returns "".
+func loadgenErrors(kv kv) string {
+	if e := kv["errors"]; e != "0" {
+		p := "loadgen errors=" + e
+		if n := kv["noport"]; n != "" && n != "0" {
+			p += " (" + n + " of them EADDRNOTAVAIL: out of local ports; raise -sources)"
+		}
+		return p
+	}
+	return ""
 }
 
 // kv holds a load generator's key=value fields.

@@ -4,9 +4,14 @@
 // report of medians, spreads and ratios to the C reference. See
 // benchmarks/README.md.
 //
-//	cd benchmarks && go run ./cmd/runbench            # full run, ~25 min
+//	cd benchmarks && go run ./cmd/runbench            # full run, ~30 min
 //	cd benchmarks && go run ./cmd/runbench -quick -scenarios echo-100,http-100
 //	cd benchmarks && go run ./cmd/runbench -corun -rounds 5   # CPU per op, same window as C
+//
+// Besides steady load (echo, HTTP) and idle connections, it measures
+// connection churn, server side (churn-100) and client side
+// (dial-churn-100, churn.go), and what more event loops give on a small
+// machine (echo-100-loops, echo-100-loops-quota, loops.go).
 package main
 
 import (
@@ -33,6 +38,9 @@ type options struct {
 	corun                bool // same-window runs against the C reference (corun.go)
 	quota                int  // -server-quota: percent of one CPU, 0 for none (quota.go)
 	cgroup               *cpuQuota
+	loopQuotaPct         int    // -loop-quota: percent of a CPU per loop in echo-100-loops-quota (loops.go)
+	loopQuota            int    // the same, in effect: set only while that scenario runs
+	scaleCPUs            string // -scale-cpus: the CPUs of the scaling scenarios, server and load generator alike
 	out                  string
 	port                 int
 	serverCPU, clientCPU string
@@ -68,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if o.quota > 0 {
-		q, err := newCPUQuota(o.quota)
+		q, err := newCPUQuota("server-quota", o.quota)
 		if err != nil {
 			if q != nil {
 				q.remove()
@@ -121,6 +129,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"both servers on the server CPU; reports CPU per op against C's in the same window (load scenarios only)")
 	fs.IntVar(&o.quota, "server-quota", 0, "hold each server to this percent of one CPU (a cgroup CFS quota; root), "+
 		"so that it, not the load generator, is the bottleneck; 0: no quota")
+	fs.IntVar(&o.loopQuotaPct, "loop-quota", 35, "echo-100-loops-quota: hold the server to this percent of a CPU per "+
+		"event loop (a cgroup CFS quota; root)")
+	fs.StringVar(&o.scaleCPUs, "scale-cpus", "", "CPU list (taskset -c) the scaling scenarios give the server and the "+
+		"load generator alike (default: every CPU)")
 	fs.StringVar(&o.out, "out", "", "report file (default results/YYYY-MM-DD.md)")
 	fs.IntVar(&o.port, "port", 17100, "first port; each run takes the next one")
 	fs.StringVar(&o.serverCPU, "server-cpu", "0", "CPU list (taskset -c) for the server")
@@ -155,8 +167,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, flag.ErrHelp
 		}
 	}
-	if o.rounds < 1 || o.dur < time.Second || o.sources < 1 || o.sources > 200 || o.quota < 0 || o.quota > 100 {
-		fmt.Fprintln(stderr, "runbench: need -rounds ≥ 1, -d ≥ 1s, 1 ≤ -sources ≤ 200, 0 ≤ -server-quota ≤ 100")
+	if o.rounds < 1 || o.dur < time.Second || o.sources < 1 || o.sources > 200 || o.quota < 0 || o.quota > 100 ||
+		o.loopQuotaPct < 1 || o.loopQuotaPct > 100 {
+		fmt.Fprintln(stderr, "runbench: need -rounds ≥ 1, -d ≥ 1s, 1 ≤ -sources ≤ 200, 0 ≤ -server-quota ≤ 100, 1 ≤ -loop-quota ≤ 100")
 		return nil, flag.ErrHelp
 	}
 	return o, nil
@@ -193,10 +206,22 @@ func knownScenario(name string) bool {
 	return false
 }
 
-// build compiles the Go servers and the C programs into bin/.
+// build compiles the Go servers and clients and the C programs into bin/.
+// epollnet's command is built in the library's module, from the working
+// tree, as the replace directive builds the library for benchsrv.
 func build(o *options, stderr io.Writer) error {
+	bin, err := filepath.Abs(o.bin("epollnet"))
+	if err != nil {
+		return err
+	}
+	lib, err := filepath.Abs(o.path(".."))
+	if err != nil {
+		return err
+	}
 	steps := [][]string{
 		{"go", "build", "-o", o.bin("benchsrv"), "./cmd/benchsrv"},
+		{"go", "build", "-o", o.bin("dialchurn"), "./cmd/dialchurn"},
+		{"go", "-C", lib, "build", "-o", bin, "./cmd/epollnet"},
 		{"gcc", "-O2", "-Wall", "-o", o.bin("cref-server"), o.path("cref/server.c")},
 		{"gcc", "-O2", "-Wall", "-o", o.bin("loadgen"), o.path("cref/loadgen.c")},
 	}

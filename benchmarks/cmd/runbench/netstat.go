@@ -51,6 +51,37 @@ func (n netCounters) sub(m netCounters) netCounters {
 	return netCounters{drops: n.drops - m.drops, retrans: n.retrans - m.retrans}
 }
 
+// timeWaitCount returns the TCP sockets in TIME_WAIT in this network
+// namespace (the "tw" of /proc/net/sockstat), or -1. The churn scenarios
+// fill the table: loadgen closes first, and on loopback both ends share
+// it. It holds at most net.ipv4.tcp_max_tw_buckets; a close beyond that
+// skips TIME_WAIT (TcpExtTCPTimeWaitOverflow), and connect finds its free
+// ports faster, so a run's rate depends on the state earlier runs left.
+func timeWaitCount() int64 {
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return -1
+	}
+	return sockstatTW(string(b))
+}
+
+// sockstatTW reads the tw field of sockstat's TCP line.
+func sockstatTW(s string) int64 {
+	for _, line := range strings.Split(s, "\n") {
+		if rest, ok := strings.CutPrefix(line, "TCP: "); ok {
+			f := strings.Fields(rest)
+			for i := 0; i+1 < len(f); i += 2 {
+				if f[i] == "tw" {
+					if n, err := strconv.ParseInt(f[i+1], 10, 64); err == nil {
+						return n
+					}
+				}
+			}
+		}
+	}
+	return -1
+}
+
 const backlogSysctl = "/proc/sys/net/core/netdev_max_backlog"
 
 // setBacklog sets net.core.netdev_max_backlog (machine-wide) and returns a
@@ -70,4 +101,17 @@ func setBacklog(v int) (restore func(), old string, err error) {
 func currentBacklog() string {
 	b, _ := os.ReadFile(backlogSysctl)
 	return strings.TrimSpace(string(b))
+}
+
+// maxTWBuckets is net.ipv4.tcp_max_tw_buckets, as text.
+func maxTWBuckets() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_max_tw_buckets")
+	if err != nil {
+		return "?"
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if err != nil {
+		return "?"
+	}
+	return thousands(v)
 }

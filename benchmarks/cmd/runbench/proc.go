@@ -28,15 +28,30 @@ type server struct {
 }
 
 // startServer starts impl's server for proto on addr, pinned to the server
-// CPU, and returns once it prints "listening".
+// CPU, and returns once it prints "listening". A server with more loops
+// than -procs gets a GOMAXPROCS of one per loop; with -loop-quota (the
+// quota scaling scenario) its CPU quota is set for its loops first.
 func startServer(o *options, im impl, proto, addr string) (*server, error) {
+	loops := o.loops
+	if im.loops > 0 {
+		loops = im.loops
+	}
 	argv := []string{o.bin("benchsrv"), "-impl", im.name, "-proto", proto, "-addr", addr,
-		"-loops", strconv.Itoa(o.loops)}
+		"-loops", strconv.Itoa(loops)}
+	if im.oneListener {
+		argv = append(argv, "-one-listener")
+	}
 	if im.name == cref {
 		argv = []string{o.bin("cref-server"), "-addr", addr, "-mode", proto}
+		loops = 1
+	}
+	if o.cgroup != nil && o.loopQuota > 0 {
+		if err := o.cgroup.set(o.loopQuota * loops); err != nil {
+			return nil, fmt.Errorf("%s: -loop-quota: %v", im.name, err)
+		}
 	}
 	cmd := exec.Command("taskset", append([]string{"-c", o.serverCPU}, argv...)...)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.procs))
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(max(o.procs, loops)))
 	s := &server{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()

@@ -21,22 +21,26 @@ import (
 
 const quotaPeriodUs = 10_000
 
-// cpuQuota is a cgroup that holds the servers to a share of one CPU.
+// cpuQuota is a cgroup that holds the servers to a share of the CPUs.
 type cpuQuota struct {
 	dir   string // the cgroup's directory
 	procs string // the file a PID is written to, to move the process in
+	v2    bool   // cgroup v2 (cpu.max), else v1 (cpu.cfs_quota_us)
 }
 
-// newCPUQuota creates the cgroup with pct percent of one CPU.
-func newCPUQuota(pct int) (*cpuQuota, error) {
-	quota := quotaPeriodUs * pct / 100
-	name := fmt.Sprintf("epollnet-runbench-%d", os.Getpid())
+// newCPUQuota creates the cgroup with pct percent of one CPU; name tells
+// the runner's cgroups apart.
+func newCPUQuota(name string, pct int) (*cpuQuota, error) {
+	name = fmt.Sprintf("epollnet-runbench-%d-%s", os.Getpid(), name)
 	// cgroup v2: a child of the root with the cpu controller enabled.
 	if b, err := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control"); err == nil &&
 		strings.Contains(" "+string(b)+" ", " cpu ") {
-		q := &cpuQuota{dir: filepath.Join("/sys/fs/cgroup", name)}
+		q := &cpuQuota{dir: filepath.Join("/sys/fs/cgroup", name), v2: true}
 		q.procs = filepath.Join(q.dir, "cgroup.procs")
-		return q, q.create("cpu.max", fmt.Sprintf("%d %d", quota, quotaPeriodUs))
+		if err := os.Mkdir(q.dir, 0o755); err != nil {
+			return nil, err
+		}
+		return q, q.set(pct)
 	}
 	// cgroup v1: the cpu hierarchy.
 	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"); err == nil {
@@ -45,9 +49,19 @@ func newCPUQuota(pct int) (*cpuQuota, error) {
 		if err := q.create("cpu.cfs_period_us", strconv.Itoa(quotaPeriodUs)); err != nil {
 			return q, err
 		}
-		return q, q.write("cpu.cfs_quota_us", strconv.Itoa(quota))
+		return q, q.set(pct)
 	}
 	return nil, errors.New("no cgroup cpu controller found (cgroup v2 with cpu enabled, or v1 /sys/fs/cgroup/cpu)")
+}
+
+// set changes the quota to pct percent of one CPU, which may be more than
+// 100 (pct 70 lets two threads each use 35% of their own CPU at once).
+func (q *cpuQuota) set(pct int) error {
+	quota := quotaPeriodUs * pct / 100
+	if q.v2 {
+		return q.write("cpu.max", fmt.Sprintf("%d %d", quota, quotaPeriodUs))
+	}
+	return q.write("cpu.cfs_quota_us", strconv.Itoa(quota))
 }
 
 func (q *cpuQuota) create(file, value string) error {

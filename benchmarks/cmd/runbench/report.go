@@ -65,7 +65,7 @@ var (
 )
 
 // markdown writes the scenario's table.
-func (t *table) markdown(w io.Writer) {
+func (t *table) markdown(w io.Writer, o *options) {
 	fmt.Fprintf(w, "### %s\n\n%s.\n\n", t.sc.name, t.sc.what)
 	if t.skip != "" {
 		fmt.Fprintf(w, "Not run: %s\n\n", t.skip)
@@ -76,6 +76,8 @@ func (t *table) markdown(w io.Writer) {
 		t.corunMarkdown(w)
 	case t.sc.kind == idleConns:
 		t.idleMarkdown(w)
+	case t.sc.scale != split:
+		t.scaleMarkdown(w, o)
 	default:
 		t.loadMarkdown(w)
 	}
@@ -84,15 +86,34 @@ func (t *table) markdown(w io.Writer) {
 			fmt.Fprintf(w, "- %s: %s\n", r.im.label, p)
 		}
 	}
+	if t.sc.kind == churnServer || t.sc.kind == churnClient {
+		var all result
+		for _, r := range t.rows {
+			all.samples = append(all.samples, r.samples...)
+			all.samples = append(all.samples, r.partner...)
+		}
+		tw := func(s sample) float64 {
+			if s.timeWait < 0 {
+				return math.NaN()
+			}
+			return float64(s.timeWait)
+		}
+		if _, lo, hi := all.stat(tw); !math.IsNaN(lo) {
+			fmt.Fprintf(w, "- Sockets in TIME_WAIT when the runs started: %s–%s (the machine holds at most "+
+				"net.ipv4.tcp_max_tw_buckets = %s; loadgen and the clients close first).\n",
+				thousands(lo), thousands(hi), maxTWBuckets())
+		}
+	}
 	fmt.Fprintln(w)
 }
 
 func (t *table) loadMarkdown(w io.Writer) {
-	unit := "msg/s"
-	if t.sc.kind == httpLoad {
-		unit = "req/s"
+	who := "server"
+	if t.sc.kind == churnClient {
+		who = "client"
 	}
-	fmt.Fprintf(w, "| server | %s (median) | min–max | vs C | paired | server CPU µs per op | CPU/op vs C | paired | server CPU %% | client CPU %% | retransmits | runs |\n", unit)
+	fmt.Fprintf(w, "| %s | %s (median) | min–max | vs C | paired | %s | CPU/op vs C | paired | server CPU %% | client CPU %% | retransmits | runs |\n",
+		who, t.sc.unit(), t.sc.cost())
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	c := t.row(cref)
 	for _, r := range t.rows {

@@ -157,7 +157,7 @@ func TestCPUQuotaCapsAProcess(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a cgroup")
 	}
-	q, err := newCPUQuota(30)
+	q, err := newCPUQuota("test", 30)
 	if err != nil {
 		if q != nil {
 			q.remove()

@@ -1,12 +1,31 @@
 package main
 
+import (
+	"fmt"
+	"runtime"
+)
+
 // kind is what a scenario measures.
 type kind int
 
 const (
-	echoLoad  kind = iota // messages per second through an echo server
-	httpLoad              // HTTP plaintext requests per second (wrk)
-	idleConns             // memory and CPU of many idle connections
+	echoLoad    kind = iota // messages per second through an echo server
+	httpLoad                // HTTP plaintext requests per second (wrk)
+	idleConns               // memory and CPU of many idle connections
+	churnServer             // connections per second an echo server accepts, serves once and closes (loadgen -C)
+	churnClient             // connections per second a client opens, uses once and closes, against the C server
+)
+
+// scale says where a scenario's processes run: the usual split (the
+// server on -server-cpu, the load on -client-cpu), or, for the event-loop
+// scaling scenarios, both on every CPU, with or without a CPU quota per
+// loop (see loops.go).
+type scale int
+
+const (
+	split       scale = iota
+	scaleShared       // server and load generator share every CPU
+	scaleQuota        // the same, the server held to -loop-quota percent of a CPU per loop
 )
 
 // scenario is one row group of the report.
@@ -17,49 +36,89 @@ type scenario struct {
 	size  int // echo: message size in bytes
 	depth int // echo: messages in flight per connection; http: pipelined requests
 	what  string
+	scale scale
 }
 
 var scenarios = []scenario{
-	{"echo-100", echoLoad, 100, 64, 1, "echo, 100 connections, 64-byte messages, one in flight each"},
-	{"echo-100-4k-p4", echoLoad, 100, 4096, 4, "echo, 100 connections, 4 KiB messages, 4 in flight each"},
-	{"echo-1000", echoLoad, 1000, 64, 1, "echo, 1,000 connections, 64-byte messages, one in flight each"},
-	{"http-100", httpLoad, 100, 0, 1, "HTTP plaintext, 100 keep-alive connections, no pipelining"},
-	{"http-1000", httpLoad, 1000, 0, 1, "HTTP plaintext, 1,000 keep-alive connections, no pipelining"},
-	{"http-100-p16", httpLoad, 100, 0, 16, "HTTP plaintext, 100 connections, 16 pipelined requests per write"},
-	{"http-1000-p16", httpLoad, 1000, 0, 16, "HTTP plaintext, 1,000 connections, 16 pipelined requests per write"},
-	{"idle-10k", idleConns, 10_000, 0, 0, "10,000 idle echo connections: RSS growth per connection, idle CPU"},
+	{"echo-100", echoLoad, 100, 64, 1, "echo, 100 connections, 64-byte messages, one in flight each", split},
+	{"echo-100-4k-p4", echoLoad, 100, 4096, 4, "echo, 100 connections, 4 KiB messages, 4 in flight each", split},
+	{"echo-1000", echoLoad, 1000, 64, 1, "echo, 1,000 connections, 64-byte messages, one in flight each", split},
+	{"http-100", httpLoad, 100, 0, 1, "HTTP plaintext, 100 keep-alive connections, no pipelining", split},
+	{"http-1000", httpLoad, 1000, 0, 1, "HTTP plaintext, 1,000 keep-alive connections, no pipelining", split},
+	{"http-100-p16", httpLoad, 100, 0, 16, "HTTP plaintext, 100 connections, 16 pipelined requests per write", split},
+	{"http-1000-p16", httpLoad, 1000, 0, 16, "HTTP plaintext, 1,000 connections, 16 pipelined requests per write", split},
+	{"idle-10k", idleConns, 10_000, 0, 0, "10,000 idle echo connections: RSS growth per connection, idle CPU", split},
 	// The most this machine allows under its hard RLIMIT_NOFILE of 20,000
 	// (idle-100k is skipped here, with the reason): a second point, to
 	// show whether the cost per connection stays flat as the count grows.
-	{"idle-19k", idleConns, 19_500, 0, 0, "19,500 idle echo connections: RSS growth per connection, idle CPU"},
-	{"idle-100k", idleConns, 100_000, 0, 0, "100,000 idle echo connections: RSS growth per connection, idle CPU"},
+	{"idle-19k", idleConns, 19_500, 0, 0, "19,500 idle echo connections: RSS growth per connection, idle CPU", split},
+	{"idle-100k", idleConns, 100_000, 0, 0, "100,000 idle echo connections: RSS growth per connection, idle CPU", split},
+	{"churn-100", churnServer, 100, 64, 1, "connection churn, server side: 100 connections at a time from loadgen -C, " +
+		"each a connect, 64 bytes echoed, and a close by the client, then the next; server CPU per connection", split},
+	{"dial-churn-100", churnClient, 100, 64, 1, "connection churn, client side: the same churn from each client " +
+		"against the C server; client CPU per connection, the whole client process (start-up and exit included, " +
+		"no warm-up)", split},
+	{"echo-100-loops", echoLoad, 100, 64, 1, "event-loop scaling: echo-100 against 1 and more loops, the server " +
+		"and the load generator sharing every CPU", scaleShared},
+	{"echo-100-loops-quota", echoLoad, 100, 64, 1, "event-loop scaling at a fixed CPU budget per loop: as " +
+		"echo-100-loops, the server held to -loop-quota percent of a CPU per loop (root)", scaleQuota},
 }
 
-// impl is one server implementation. name is benchsrv's -impl, or "c" for
-// the C reference server.
+// impl is one server implementation, or in churnClient scenarios one
+// client. name is benchsrv's -impl, or "c" for the C reference server
+// (the C load generator for clients). loops, if not 0, replaces -loops;
+// oneListener serves those loops from one listener instead of one
+// SO_REUSEPORT listener per loop (epollnet only).
 type impl struct {
 	name, label string
+	loops       int
+	oneListener bool
 }
 
 const cref = "c"
 
 var echoImpls = []impl{
-	{cref, "C epoll (reference)"},
-	{"epollnet", "epollnet"},
-	{"gnet", "gnet v2"},
-	{"nbio", "nbio"},
-	{"evio", "evio"},
-	{"netpoll", "cloudwego/netpoll"},
-	{"net", "Go net, goroutine per conn"},
+	{name: cref, label: "C epoll (reference)"},
+	{name: "epollnet", label: "epollnet"},
+	{name: "gnet", label: "gnet v2"},
+	{name: "nbio", label: "nbio"},
+	{name: "evio", label: "evio"},
+	{name: "netpoll", label: "cloudwego/netpoll"},
+	{name: "net", label: "Go net, goroutine per conn"},
 }
 
 var httpImpls = []impl{
-	{cref, "C epoll (reference)"},
-	{"epollnet", "epollnet, minimal splitter"},
-	{"gnet", "gnet v2, minimal splitter"},
-	{"nbio", "nbio nbhttp"},
-	{"fasthttp", "fasthttp"},
-	{"nethttp", "net/http"},
+	{name: cref, label: "C epoll (reference)"},
+	{name: "epollnet", label: "epollnet, minimal splitter"},
+	{name: "gnet", label: "gnet v2, minimal splitter"},
+	{name: "nbio", label: "nbio nbhttp"},
+	{name: "fasthttp", label: "fasthttp"},
+	{name: "nethttp", label: "net/http"},
+}
+
+// clientImpls are the clients of the churnClient scenarios, each against
+// the C server.
+var clientImpls = []impl{
+	{name: cref, label: "C loadgen -C (reference)"},
+	{name: "epollnet", label: "epollnet bench --requests-per-conn 1"},
+	{name: "net", label: "Go net.Dial loop (cmd/dialchurn)"},
+}
+
+// scaleImpls are the configurations of the scaling scenarios: the C
+// reference (one thread), and epollnet with 1, 2 and, on a larger machine,
+// as many loops as CPUs, the loops with SO_REUSEPORT listeners or one
+// listener.
+func scaleImpls() []impl {
+	ims := []impl{{name: cref, label: "C epoll, one thread (reference)"}, {name: "epollnet", label: "epollnet, 1 loop", loops: 1}}
+	for _, n := range []int{2, runtime.NumCPU()} {
+		if n < 2 || (n == 2 && len(ims) > 2) {
+			continue
+		}
+		ims = append(ims,
+			impl{name: "epollnet", label: fmt.Sprintf("epollnet, %d loops, SO_REUSEPORT", n), loops: n},
+			impl{name: "epollnet", label: fmt.Sprintf("epollnet, %d loops, one listener", n), loops: n, oneListener: true})
+	}
+	return ims
 }
 
 // proto is the server protocol a scenario needs.
@@ -70,10 +129,48 @@ func (s scenario) proto() string {
 	return "echo"
 }
 
-// impls returns the implementations that serve the scenario.
+// impls returns the implementations that serve the scenario (clients, for
+// churnClient).
 func (s scenario) impls() []impl {
-	if s.kind == httpLoad {
+	switch {
+	case s.kind == httpLoad:
 		return httpImpls
+	case s.kind == churnClient:
+		return clientImpls
+	case s.scale != split:
+		return scaleImpls()
 	}
 	return echoImpls
+}
+
+// server is the server a row of the scenario runs against: its own
+// implementation, or the C reference for the churnClient rows, which vary
+// the client.
+func (s scenario) server(im impl) impl {
+	if s.kind == churnClient {
+		return impl{name: cref, label: "C epoll (reference)"}
+	}
+	return im
+}
+
+// unit is what the scenario's rate counts, per second.
+func (s scenario) unit() string {
+	switch s.kind {
+	case httpLoad:
+		return "req/s"
+	case churnServer, churnClient:
+		return "conn/s"
+	}
+	return "msg/s"
+}
+
+// cost names the CPU time per operation the scenario compares.
+func (s scenario) cost() string {
+	switch s.kind {
+	case churnServer:
+		return "server CPU µs per conn"
+	case churnClient:
+		return "client CPU µs per conn"
+	}
+	return "server CPU µs per op"
 }

@@ -39,60 +39,63 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 				t.rows = append(t.rows, &result{im: im})
 			}
 		}
+		so, done := o, func() {}
 		switch {
 		case sc.kind == idleConns && o.corun:
 			t.skip = "same-window runs compare CPU per op under load; run the idle scenarios without -corun"
 		case sc.kind == idleConns:
 			t.skip = idleFeasible(o, sc.conns)
+		case sc.scale != split:
+			so, done, t.skip = scaleOptions(o, sc)
 		}
 		if t.skip != "" {
 			fmt.Fprintf(w, "%s: skipped: %s\n", sc.name, t.skip)
 			continue
 		}
-		if o.check {
-			checkServers(o, t, checked, nextAddr, w)
-		}
-		if o.corun {
-			corunRounds(ctx, o, t, nextAddr, w)
-			continue
-		}
-		for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
-			for _, r := range t.rows {
-				if ctx.Err() != nil {
-					break
-				}
-				s, err := runOnce(ctx, o, sc, r.im, nextAddr())
-				if err != nil {
-					r.fails = append(r.fails, err.Error())
-					fmt.Fprintf(w, "[%s %d/%d] %-10s FAILED: %v\n", sc.name, round, o.rounds, r.im.name, err)
-					continue
-				}
-				s.round = round
-				r.samples = append(r.samples, s)
-				fmt.Fprintf(w, "[%s %d/%d] %-10s %s\n", sc.name, round, o.rounds, r.im.name, progress(sc, s))
-			}
-		}
+		runTable(ctx, so, t, checked, nextAddr, w)
+		done()
 	}
 	return tables
 }
 
+// runTable checks the servers of t's scenario and runs its rounds.
+func runTable(ctx context.Context, o *options, t *table, checked map[string]string, nextAddr func() string, w io.Writer) {
+	sc := t.sc
+	if o.check {
+		checkServers(o, t, checked, nextAddr, w)
+	}
+	if o.corun {
+		corunRounds(ctx, o, t, nextAddr, w)
+		return
+	}
+	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+		for _, r := range t.rows {
+			if ctx.Err() != nil {
+				break
+			}
+			s, err := runOnce(ctx, o, sc, r.im, nextAddr())
+			if err != nil {
+				r.fails = append(r.fails, err.Error())
+				fmt.Fprintf(w, "[%s %d/%d] %-10s FAILED: %v\n", sc.name, round, o.rounds, rowName(r.im), err)
+				continue
+			}
+			s.round = round
+			r.samples = append(r.samples, s)
+			fmt.Fprintf(w, "[%s %d/%d] %-10s %s\n", sc.name, round, o.rounds, rowName(r.im), progress(sc, s))
+		}
+	}
+}
+
 // runOnce starts the server, runs one measurement and stops the server.
+// im is the server, or the client in churnClient scenarios.
 func runOnce(ctx context.Context, o *options, sc scenario, im impl, addr string) (sample, error) {
-	srv, err := startServer(o, im, sc.proto(), addr)
+	srv, err := startServer(o, sc.server(im), sc.proto(), addr)
 	if err != nil {
 		return sample{}, err
 	}
 	defer srv.stop()
 	before := readNetCounters()
-	var s sample
-	switch sc.kind {
-	case echoLoad:
-		s, err = runEcho(ctx, o, sc, addr, srv)
-	case httpLoad:
-		s, err = runHTTP(ctx, o, sc, addr, srv)
-	default:
-		s, err = runIdle(ctx, o, sc, addr, srv)
-	}
+	s, err := runLoad(ctx, o, sc, im, addr, srv)
 	s.net = readNetCounters().sub(before)
 	if s.net.drops > 0 {
 		s.problem = strings.TrimSpace(fmt.Sprintf("%s loopback dropped %d packets (netdev_max_backlog), "+
@@ -108,10 +111,14 @@ func runOnce(ctx context.Context, o *options, sc scenario, im impl, addr string)
 // a failure is reported with the scenario but the runs go on.
 func checkServers(o *options, t *table, checked map[string]string, nextAddr func() string, w io.Writer) {
 	for _, r := range t.rows {
-		key := t.sc.proto() + "/" + r.im.name
+		im := t.sc.server(r.im)
+		key := fmt.Sprintf("%s/%s", t.sc.proto(), im.name)
+		if im.loops > 1 {
+			key += fmt.Sprintf("/%d loops, one listener %v", im.loops, im.oneListener)
+		}
 		failure, done := checked[key]
 		if !done {
-			failure = checkOne(o, r.im, t.sc.proto(), nextAddr())
+			failure = checkOne(o, im, t.sc.proto(), nextAddr())
 			checked[key] = failure
 			status := "ok"
 			if failure != "" {
@@ -206,12 +213,11 @@ func progress(sc scenario, s sample) string {
 		return fmt.Sprintf("%s B/conn RSS growth, %.1f ms/s idle CPU, ready in %.2fs%s",
 			thousands(rssPer(s)), idleCPUms(s), s.readySecs, p)
 	}
-	unit := "msg/s"
-	if sc.kind == httpLoad {
-		unit = "req/s"
+	if sc.kind == churnServer || sc.kind == churnClient {
+		p = fmt.Sprintf("  TIME_WAIT at start %s%s", thousands(float64(s.timeWait)), p)
 	}
 	return fmt.Sprintf("%12s %s  %6.2f µs CPU/op  server %3.0f%%  client %3.0f%%%s",
-		thousands(s.rate), unit, s.cpuPerOp(), s.srvCPU(), s.cliPct(), p)
+		thousands(s.rate), sc.unit(), s.cpuPerOp(), s.srvCPU(), s.cliPct(), p)
 }
 
 // writeReport writes the Markdown report and prints it.
@@ -251,7 +257,7 @@ func writeReport(o *options, m machine, start time.Time, tables []*table, w io.W
 	fmt.Fprintf(&b, "\n%s Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched; "+
 		"utime+stime in 10 ms ticks where the kernel lacks it) over the measured window.\n\n", legend)
 	for _, t := range tables {
-		t.markdown(&b)
+		t.markdown(&b, o)
 	}
 	fmt.Fprint(w, "\n", b.String())
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
