@@ -73,7 +73,9 @@ type Conn struct {
 
 	// reqs carries Close/Abort and PauseRead requests to the loop at once,
 	// so that a handler calling them from OnData gets no further OnData
-	// (their tasks follow later).
+	// (their tasks follow later). Its reqTLS bit, set before publication,
+	// marks a connection with a TLS layer: Write, Close and CloseWrite test
+	// it, without the lock, to take the layer's path (tls_conn.go).
 	reqs atomic.Uint32
 
 	// Shared with writers on any goroutine; mu also guarantees that fd is
@@ -181,16 +183,21 @@ func (c *Conn) Buffered() int {
 const (
 	reqClose uint32 = 1 << iota // Close or Abort was called: deliver nothing more
 	reqPause                    // PauseRead was called and not yet resumed
+	reqTLS                      // not a request: the connection has a TLS layer, for good
 )
 
 // Close closes the connection gracefully: output already passed to Write is
-// flushed, a FIN is sent, and the descriptor is closed when the peer has
-// acknowledged everything or sent its FIN. A peer that stops reading is
+// flushed (with TLS, followed by close_notify), a FIN is sent, and the
+// descriptor is closed when the peer has acknowledged everything or sent
+// its FIN. A peer that stops reading is
 // reset after Options.SendTimeout (while output waits in the engine) or
 // Options.LingerTimeout (after the FIN) without progress; a slow one gets
 // every byte. OnClose follows on the loop. Writes after Close fail with
 // ErrClosed.
 func (c *Conn) Close() error {
+	if c.reqs.Load()&reqTLS != 0 {
+		return c.closeTLS()
+	}
 	if !c.request(true) {
 		return c.opError("close", ErrClosed)
 	}
@@ -216,7 +223,11 @@ func (c *Conn) Abort() error {
 
 // CloseWrite flushes pending output and then shuts down the write half
 // (shutdown SHUT_WR): the peer reads EOF while this side can still read.
+// With TLS, close_notify precedes the FIN.
 func (c *Conn) CloseWrite() error {
+	if c.reqs.Load()&reqTLS != 0 {
+		return c.closeWriteTLS()
+	}
 	if !c.request(false) {
 		return c.opError("close-write", ErrClosed)
 	}
@@ -251,7 +262,8 @@ func (c *Conn) PauseRead() error {
 }
 
 // ResumeRead resumes reading after PauseRead. Unconsumed bytes kept from
-// before are offered to OnData again first.
+// before are offered to OnData again first (with TLS, followed by the
+// plaintext of records already received).
 func (c *Conn) ResumeRead() error {
 	c.reqs.And(^reqPause)
 	return c.loopRequest("resume-read", taskResumeRead)

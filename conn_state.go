@@ -30,6 +30,7 @@ type connExt struct {
 
 	// Owned by the loop goroutine:
 	dial        *dialState // set while a dial is in progress, nil once open
+	tls         *tlsConn   // the TLS layer; set before publication, never changed (tls.go)
 	closeWhy    error      // the reason a graceful close will report
 	sendAt      int64      // a graceful close's flush: reset unless it progressed by then (SendTimeout)
 	sendQ       int        // SIOCOUTQ at the last progress of that flush

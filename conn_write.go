@@ -13,8 +13,14 @@ import (
 // returns len(p) unless it fails: with ErrClosed after Close, with
 // ErrWriteCapExceeded when pending output would pass Options.MaxWriteBuffer
 // (the connection is then closed with that reason), or with the socket
-// error (EPIPE, ECONNRESET) if the peer is gone.
+// error (EPIPE, ECONNRESET) if the peer is gone. With TLS, p is plaintext,
+// encrypted by the calling goroutine; pending output, the watermarks and
+// the cap count ciphertext, and writes made before the handshake completed
+// are sent after it.
 func (c *Conn) Write(p []byte) (int, error) {
+	if c.reqs.Load()&reqTLS != 0 {
+		return c.writeTLS(p, nil)
+	}
 	c.mu.Lock()
 	n, err := c.writeLocked(p, nil)
 	c.mu.Unlock()
@@ -27,6 +33,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Writev writes the buffers in order as one gathered write (sendmsg), from
 // any goroutine, with the semantics of Write. It returns the total length.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	if c.reqs.Load()&reqTLS != 0 {
+		return c.writeTLS(nil, bufs)
+	}
 	c.mu.Lock()
 	n, err := c.writeLocked(nil, bufs)
 	c.mu.Unlock()

@@ -2,6 +2,7 @@ package epollnet
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"time"
@@ -50,6 +51,19 @@ type DialConfig struct {
 	// non-blocking and close-on-exec, and closes it on failure.
 	// Default: socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto).
 	Socket func(family, sotype, proto int) (fd int, err error)
+
+	// TLSConfig, if set, makes the connection a TLS client: the handshake
+	// runs once connected, and the dial completes with it: OnOpen follows
+	// the handshake, and a failed handshake is the dial's error (matching
+	// ErrTLSHandshake, or ErrTLSHandshakeTimeout), reported through OnClose
+	// with OnOpen never called, and returned by Dial. Writes made before
+	// are sent after the handshake, in order. An empty ServerName is set
+	// to the host of address, as tls.Dial does. See docs/tls.md.
+	TLSConfig *tls.Config
+
+	// TLSHandshakeTimeout bounds the TLS handshake, from the connect's
+	// completion; Timeout bounds what comes before. Default: 10 s.
+	TLSHandshakeTimeout time.Duration
 }
 
 const defaultDialTimeout = 10 * time.Second
@@ -79,7 +93,8 @@ func (e *Engine) DialAsync(network, address string, h Handler, cfg *DialConfig) 
 	return c, nil
 }
 
-// Dial connects and waits for the result, or for ctx. The connection's
+// Dial connects (and with DialConfig.TLSConfig, completes the TLS
+// handshake) and waits for the result, or for ctx. The connection's
 // OnOpen has run on its loop when Dial returns it; when a started dial
 // fails, OnClose has run with the error Dial returns. Canceling ctx closes the socket and the
 // dial fails with an error matching context.Canceled (or, for a context
@@ -107,8 +122,11 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, c
 	case <-ctx.Done():
 		l, err := c.loop, ctx.Err()
 		l.post(func() {
-			if c.state == stateConnecting {
+			switch t := c.tlsLayer(); {
+			case c.state == stateConnecting:
 				l.dialFailed(c, err)
+			case c.state == stateOpen && t != nil && t.handshaking():
+				l.closeNow(c, err) // the TLS layer fails the dial
 			}
 		})
 	case <-c.loop.done:
@@ -151,7 +169,7 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 		return fail(nil, errNilHandler)
 	case e.closing.Load():
 		return fail(nil, ErrEngineClosed)
-	case dc.Timeout < 0 || dc.KeepAlive < 0:
+	case dc.Timeout < 0 || dc.KeepAlive < 0 || dc.TLSHandshakeTimeout < 0:
 		return fail(nil, errDialConfig)
 	}
 	if dc.Timeout == 0 {
@@ -164,6 +182,15 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 	c := newConn(e.pickLoop(), -1, network, &connSource{h: h}, RoleDialed)
 	c.state = stateConnecting
 	c.ext().dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
+	if dc.TLSConfig != nil {
+		host := ""
+		if network != "unix" {
+			host, _, _ = net.SplitHostPort(address) // parsed above
+		}
+		set, _ := newTLSSettings(dialTLSConfig(dc.TLSConfig, host), dc.TLSHandshakeTimeout, nil) // checked above
+		t := newTLSConn(c, h, set, nil)
+		c.src = &t.src
+	}
 	return c, tgt, nil
 }
 

@@ -200,11 +200,13 @@ func (l *loop) connected(c *Conn) {
 	l.conns++
 	l.nconns.Add(1)
 	l.stats.opened.Add(1)
-	l.stats.dialed.Add(1)
+	if c.reqs.Load()&reqTLS == 0 {
+		l.stats.dialed.Add(1) // with TLS, once the handshake completed
+	}
 	l.armDeadline(c)         // the dial deadline gives way to idle and read timeouts
 	if !c.lf.has(lClosing) { // Close came before the open: flush, but do not open
 		l.trace(TraceOpen, c.fd, c, 0, 0, 0, nil)
-		c.src.h.OnOpen(c)
+		c.src.h.OnOpen(c) // a TLS layer's takes over done: the dial ends with its handshake
 	}
 	if c.x.dial.done != nil {
 		c.x.dial.done <- nil

@@ -218,6 +218,14 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 		}
 		c.ProxyProtocol = pc
 	}
+	if c.TLSHandshakeTimeout < 0 {
+		return c, &net.OpError{Op: "listen", Net: network, Err: errors.New("epollnet: negative TLSHandshakeTimeout")}
+	}
+	if c.TLSConfig != nil {
+		if err := checkServerConfig(c.TLSConfig); err != nil {
+			return c, &net.OpError{Op: "listen", Net: network, Err: err}
+		}
+	}
 	return c, nil
 }
 
@@ -232,6 +240,9 @@ func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg Liste
 	ln.src = connSource{h: h, ln: ln}
 	if cfg.ProxyProtocol != nil {
 		ln.proxy = newProxyLayer(ln)
+	}
+	if cfg.TLSConfig != nil {
+		ln.tls, _ = newTLSSettings(cfg.TLSConfig, cfg.TLSHandshakeTimeout, cfg.OnTLSError) // checked in listenPrologue
 	}
 	for i, fd := range fds {
 		var l *loop

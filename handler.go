@@ -12,19 +12,23 @@ type Handler interface {
 	// OnOpen is called once when the connection is established: after
 	// accept for a listener's connections (with ListenConfig.ProxyProtocol,
 	// once the PROXY header arrived), after the connect completed for
-	// dialed ones. Data may already be waiting; OnData follows.
+	// dialed ones; with TLS (ListenConfig.TLSConfig, DialConfig.TLSConfig),
+	// once the handshake completed too. Data may already be waiting;
+	// OnData follows.
 	OnOpen(c *Conn)
 
-	// OnData is called with bytes read from the connection. in is valid
-	// only during the call. The handler returns how many leading bytes it
-	// consumed; the rest is kept and passed again, followed by new data, on
-	// the next call. Only unconsumed bytes are buffered per connection.
+	// OnData is called with bytes read from the connection (with TLS,
+	// the plaintext). in is valid only during the call. The handler
+	// returns how many leading bytes it consumed; the rest is kept and
+	// passed again, followed by new data, on the next call. Only
+	// unconsumed bytes are buffered per connection.
 	OnData(c *Conn, in []byte) (consumed int)
 
-	// OnReadEOF is called when the peer has finished sending (its FIN).
-	// Every byte it sent has been passed to OnData before. Writing still
-	// works: the peer has only half-closed. BaseHandler closes the
-	// connection gracefully, which is what most protocols want.
+	// OnReadEOF is called when the peer has finished sending: its FIN
+	// (with TLS, its close_notify, or a FIN between records). Every byte
+	// it sent has been passed to OnData before. Writing still works: the
+	// peer has only half-closed. BaseHandler closes the connection
+	// gracefully, which is what most protocols want.
 	OnReadEOF(c *Conn)
 
 	// OnWritable is called when pending output that had risen above
@@ -37,8 +41,9 @@ type Handler interface {
 	// an error matching ErrPeerReset and syscall.ECONNRESET, ErrIdleTimeout,
 	// ErrWriteCapExceeded, ErrEngineShutdown, and so on. For a dial that
 	// failed, OnOpen was never called and reason is the dial error. A
-	// connection refused for its PROXY header never opened: the handler
-	// gets no call for it at all (see ProxyConfig).
+	// connection refused for its PROXY header, or whose TLS handshake
+	// failed, never opened: the handler gets no call for it at all (see
+	// ProxyConfig and ListenConfig.OnTLSError).
 	OnClose(c *Conn, reason error)
 }
 

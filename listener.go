@@ -20,8 +20,9 @@ import (
 // any goroutine.
 type Listener struct {
 	eng     *Engine
-	src     connSource  // shared by its connections
-	proxy   *proxyLayer // with ListenConfig.ProxyProtocol, else nil
+	src     connSource   // shared by its connections
+	proxy   *proxyLayer  // with ListenConfig.ProxyProtocol, else nil
+	tls     *tlsSettings // with ListenConfig.TLSConfig, else nil
 	network string
 	addr    net.Addr
 	cfg     ListenConfig
@@ -275,6 +276,11 @@ func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
 			c.ext().remote = &net.UnixAddr{Name: name, Net: "unix"}
 		}
 	}
+	if ln.tls != nil {
+		// The layer serves the connection from the start, or once its
+		// PROXY header is in (proxyLayer.admit and open).
+		c.src = &newTLSConn(c, ln.src.h, ln.tls, ln).src
+	}
 	if target == l {
 		l.adopt(c)
 		return
@@ -283,6 +289,15 @@ func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
 		sys.Close(fd) // that loop has stopped: the engine is shutting down
 		l.releaseSlot(ln)
 	}
+}
+
+// servingSource returns the source that serves c once any PROXY header is
+// in: its TLS layer's, or the listener's own.
+func (ln *Listener) servingSource(c *Conn) *connSource {
+	if t := c.tlsLayer(); t != nil {
+		return &t.src
+	}
+	return &ln.src
 }
 
 // pauseListener silences a listener whose accept hit EMFILE and friends.

@@ -54,6 +54,7 @@ type loop struct {
 	p      *poller.Poller
 	fds    fdTable
 	buf    []byte
+	tlsBuf []byte // decrypted input, allocated by the first TLS read (tlsBuffer)
 	iov    sys.Iovecs
 	sa     sys.Sockaddr // accept4's peer address, reused
 	timers timerHeap
@@ -368,6 +369,9 @@ func (l *loop) shutdownConns() {
 		case c.state == stateConnecting:
 			l.dialFailed(c, ErrEngineShutdown)
 		case c.state == stateOpen:
+			if t := c.tlsLayer(); t != nil && t.shutdown(l, c) {
+				return // closed during its handshake
+			}
 			c.markWriteClosed()
 			l.closeGraceful(c, ErrEngineShutdown)
 		}

@@ -1,8 +1,10 @@
 package epollnet
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 )
@@ -124,9 +126,10 @@ type Options struct {
 
 	// Tracer, if set, receives one TraceEvent per system call result and
 	// readiness transition: socket, connect, epoll_ctl, epoll_wait events,
-	// SO_ERROR, accept4, read, write, shutdown, close and timers. It is
-	// called synchronously on loop goroutines, and also on goroutines that
-	// call Write (whose first attempt is a direct send), so it must be safe
+	// SO_ERROR, accept4, read, write, shutdown, close, timers and TLS
+	// handshakes. It is called synchronously on loop goroutines, and also
+	// on goroutines that call Write (whose first attempt is a direct send)
+	// and those that run TLS handshakes (their writes), so it must be safe
 	// for concurrent use and fast, and must not call into the engine or its
 	// connections (a writer's lock may be held). When nil, tracing costs one
 	// nil check.
@@ -212,4 +215,28 @@ type ListenConfig struct {
 	// sources it lists) to begin with a PROXY protocol header, whose client
 	// address Conn.RemoteAddr then reports. See ProxyConfig.
 	ProxyProtocol *ProxyConfig
+
+	// TLSConfig, if set, makes every accepted connection a TLS server: the
+	// handshake runs first (after the PROXY header, with ProxyProtocol),
+	// and the handler sees the connection only once it completed: OnOpen
+	// follows the handshake, OnData receives plaintext, Write takes
+	// plaintext, Close sends close_notify. It needs a certificate
+	// (Certificates, GetCertificate or GetConfigForClient) and must not be
+	// modified after Listen. See docs/tls.md.
+	TLSConfig *tls.Config
+
+	// TLSHandshakeTimeout bounds a TLS handshake, from the connection's
+	// open (or its PROXY header) to its end; past it the connection is
+	// reset and reported with ErrTLSHandshakeTimeout. Default: 10 s.
+	TLSHandshakeTimeout time.Duration
+
+	// OnTLSError, if set, is called on the loop goroutine after a
+	// connection whose TLS handshake failed was closed: peer is its
+	// address (the client's, behind a PROXY header), err matches
+	// ErrTLSHandshake (with crypto/tls's error), ErrTLSHandshakeTimeout,
+	// or whatever else ended the connection first (ErrPeerReset,
+	// Options.ReadTimeout). Like a PROXY refusal, such a connection never
+	// opened: the handler gets neither OnOpen nor OnClose for it. A
+	// handshake cut by Engine.Shutdown is not reported. It must not block.
+	OnTLSError func(peer net.Addr, err error)
 }

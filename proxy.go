@@ -280,11 +280,12 @@ func (p *proxyLayer) OnData(c *Conn, data []byte) int {
 }
 
 // open completes a connection whose header parsed: the header becomes
-// visible (RemoteAddr, ProxyHeader), the listener's handler takes over and
-// OnOpen runs. The bytes that came after the header, which the engine
-// keeps as unconsumed input, are offered to OnData on the loop's next
-// turn, after whatever OnOpen asked for (Close, PauseRead) took effect,
-// just as for data that arrives right after accept.
+// visible (RemoteAddr, ProxyHeader), the listener's handler (or its TLS
+// layer, whose handshake starts) takes over and OnOpen runs. The bytes
+// that came after the header, which the engine keeps as unconsumed input,
+// are offered to OnData on the loop's next turn, after whatever OnOpen
+// asked for (Close, PauseRead) took effect, just as for data that arrives
+// right after accept.
 func (p *proxyLayer) open(c *Conn, ps *proxyState, h *proxyproto.Header, more bool) {
 	l := c.loop
 	l.timers.remove(&ps.wait.timer.e)
@@ -292,7 +293,7 @@ func (p *proxyLayer) open(c *Conn, ps *proxyState, h *proxyproto.Header, more bo
 	ps.hdr = h
 	c.mu.Unlock()
 	ps.wait = nil
-	c.src = &p.src.ln.src
+	c.src = p.src.ln.servingSource(c)
 	c.src.h.OnOpen(c)
 	if more { // queued after the tasks OnOpen queued
 		l.post(func() {
