@@ -82,12 +82,13 @@ type tlsConn struct {
 	pipe tlsPipe
 
 	// Owned by the loop goroutine.
-	phase  tlsPhase
-	opened bool    // the user's OnOpen ran
-	eof    bool    // the user's OnReadEOF ran: close_notify, or a clean EOF
-	plain  *[]byte // plaintext the user's handler left unconsumed (pooled), or nil
-	timer  Timer   // the handshake deadline
-	dial   *tlsDial
+	phase   tlsPhase
+	started bool    // the handshake's goroutine was started
+	opened  bool    // the user's OnOpen ran
+	eof     bool    // the user's OnReadEOF ran: close_notify, or a clean EOF
+	plain   *[]byte // plaintext the user's handler left unconsumed (pooled), or nil
+	timer   Timer   // the handshake deadline
+	dial    *tlsDial
 
 	done atomic.Bool // the handshake completed: ConnectionState may ask tc
 
@@ -170,7 +171,19 @@ func (t *tlsConn) OnOpen(c *Conn) {
 	}
 	l.timers.schedule(&t.timer.e, l.now+durNanos(t.set.timeout))
 	l.traceDetail(TraceTLS, c.fd, c, 0, "start", nil)
-	go t.handshake(l, c)
+	if t.dial != nil {
+		t.start(c) // the client speaks first
+	}
+}
+
+// start starts the handshake's goroutine: a client's at once, a server's
+// with the first bytes of the ClientHello (or the peer's EOF), so that it
+// does not park only to be woken when they arrive.
+func (t *tlsConn) start(c *Conn) {
+	if !t.started {
+		t.started = true
+		go t.handshake(c.loop, c)
+	}
 }
 
 // handshake runs on its own goroutine. It ends when crypto/tls does: the
@@ -270,7 +283,9 @@ func (t *tlsConn) OnData(c *Conn, data []byte) int {
 		// (at most 64 KiB of messages) and a read cap's worth besides.
 		if !t.pipe.feedCopy(data, c.loop.opts.MaxReadBuffer+64<<10) {
 			c.loop.closeNow(c, ErrReadCapExceeded)
+			break
 		}
+		t.start(c)
 	case t.phase == tlsOpen && !t.eof: // after close_notify the rest is dropped
 		t.pipe.feed(data)
 		t.pump(c)
@@ -355,7 +370,10 @@ func (t *tlsConn) resumeRead(c *Conn) {
 // (io.ErrUnexpectedEOF) inside a record.
 func (t *tlsConn) OnReadEOF(c *Conn) {
 	t.pipe.setEOF()
-	if t.phase == tlsOpen {
+	switch t.phase {
+	case tlsHandshaking:
+		t.start(c)
+	case tlsOpen:
 		t.pump(c)
 	}
 }
