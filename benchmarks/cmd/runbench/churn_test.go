@@ -143,6 +143,17 @@ func TestPerAddedLoop(t *testing.T) {
 	}
 }
 
+// TestBudgetUsed: a server's CPU over its quota for its loops.
+func TestBudgetUsed(t *testing.T) {
+	r := &result{im: impl{name: "epollnet", loops: 2}, samples: []sample{{srvNs: 63e7, secs: 1}}} // 63% of one CPU
+	if got := budgetUsed(r, 35); got != "90" {
+		t.Errorf("63%% of a 2 × 35%% quota: %s%%, want 90", got)
+	}
+	if got := budgetUsed(r, 0); got != "–" {
+		t.Errorf("without a quota: %s", got)
+	}
+}
+
 // TestSockstatTW reads the tw field of /proc/net/sockstat's TCP line.
 func TestSockstatTW(t *testing.T) {
 	const s = "sockets: used 180\nTCP: inuse 5 orphan 0 tw 131072 alloc 12 mem 1\nUDP: inuse 0 mem 0\n"

@@ -10,8 +10,8 @@
 //
 // Besides steady load (echo, HTTP) and idle connections, it measures
 // connection churn, server side (churn-100) and client side
-// (dial-churn-100, churn.go), and what more event loops give on a small
-// machine (echo-100-loops, echo-100-loops-quota, loops.go).
+// (dial-churn-100, churn.go), and what more event loops cost and give on a
+// small machine (echo-100-loops, -2cpu and -quota, loops.go).
 package main
 
 import (

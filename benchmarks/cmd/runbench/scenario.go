@@ -16,16 +16,15 @@ const (
 	churnClient             // connections per second a client opens, uses once and closes, against the C server
 )
 
-// scale says where a scenario's processes run: the usual split (the
-// server on -server-cpu, the load on -client-cpu), or, for the event-loop
-// scaling scenarios, both on every CPU, with or without a CPU quota per
-// loop (see loops.go).
+// scale says whether a scenario compares event-loop configurations rather
+// than implementations, and where its processes run (see loops.go).
 type scale int
 
 const (
-	split       scale = iota
-	scaleShared       // server and load generator share every CPU
-	scaleQuota        // the same, the server held to -loop-quota percent of a CPU per loop
+	split       scale = iota // no: implementations, server on -server-cpu, load on -client-cpu
+	scaleOneCPU              // loops: every loop on -server-cpu, the load on -client-cpu
+	scaleShared              // loops: server and load generator share every CPU
+	scaleQuota               // the same, the server held to -loop-quota percent of a CPU per loop
 )
 
 // scenario is one row group of the report.
@@ -58,10 +57,12 @@ var scenarios = []scenario{
 	{"dial-churn-100", churnClient, 100, 64, 1, "connection churn, client side: the same churn from each client " +
 		"against the C server; client CPU per connection, the whole client process (start-up and exit included, " +
 		"no warm-up)", split},
-	{"echo-100-loops", echoLoad, 100, 64, 1, "event-loop scaling: echo-100 against 1 and more loops, the server " +
-		"and the load generator sharing every CPU", scaleShared},
-	{"echo-100-loops-quota", echoLoad, 100, 64, 1, "event-loop scaling at a fixed CPU budget per loop: as " +
-		"echo-100-loops, the server held to -loop-quota percent of a CPU per loop (root)", scaleQuota},
+	{"echo-100-loops", echoLoad, 100, 64, 1, "event loops: echo-100 against 1 and more loops, every loop on the " +
+		"server CPU and the load generator on the client CPU, as in echo-100: the cost of more loops on one core", scaleOneCPU},
+	{"echo-100-loops-2cpu", echoLoad, 100, 64, 1, "event loops: echo-100 against 1 and more loops, the server " +
+		"and the load generator sharing every CPU, without limit", scaleShared},
+	{"echo-100-loops-quota", echoLoad, 100, 64, 1, "event loops at a fixed CPU budget per loop: as " +
+		"echo-100-loops-2cpu, the server held to -loop-quota percent of a CPU per loop (root)", scaleQuota},
 }
 
 // impl is one server implementation, or in churnClient scenarios one
