@@ -20,6 +20,8 @@ type deployOptions struct {
 	proxyProtocol bool           // --proxy-protocol: connections begin with a PROXY header
 	trusted       []netip.Prefix // --trusted, repeatable: proxies allowed to send one
 	pidFile       string         // --pid-file: where to write the pid once ready
+	tlsCert       string         // --tls-cert: PEM certificate chain; with tlsKey, serve TLS
+	tlsKey        string         // --tls-key: PEM private key
 }
 
 // parseTrusted parses --trusted values: CIDR prefixes or single
@@ -51,6 +53,9 @@ func (o *serveOptions) validateDeploy() error {
 		}
 	}
 	if _, err := parseLogLevel(o.logLevel); err != nil {
+		return err
+	}
+	if err := o.validateTLS(); err != nil {
 		return err
 	}
 	switch {

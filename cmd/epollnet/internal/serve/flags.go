@@ -86,6 +86,8 @@ func parseServe(args []string, stdout, stderr io.Writer) (serveOptions, error) {
 	fs.BoolVar(&o.proxyProtocol, "proxy-protocol", false, "")
 	fs.Var(&trusted, "trusted", "")
 	fs.StringVar(&o.pidFile, "pid-file", "", "")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "")
 	if err := cli.Parse(fs, args, Usage, stdout, stderr); err != nil {
 		return o, err
 	}
@@ -242,6 +244,11 @@ Deployment:
                        accept4 ran out of descriptors (EMFILE)
   --pid-file PATH      write the pid to PATH once ready, for systemd's
                        PIDFile= (a restart changes the main process)
+  --tls-cert FILE      serve TLS (1.2 and 1.3) with this PEM certificate
+                       chain, for every --proto; http announces http/1.1
+                       with ALPN; read at start, so a restart (SIGHUP)
+                       picks up a renewed certificate
+  --tls-key FILE       the certificate's PEM private key
 
 Output and shutdown:
   --status-interval D  period of the status line (default 5s)
@@ -255,6 +262,7 @@ Examples:
   epollnet serve --proto http --listen 127.0.0.1:8080
   epollnet serve --proto http --metrics 127.0.0.1:9100 --pid-file /run/epollnet.pid
   epollnet serve --proto http --proxy-protocol --trusted 10.0.0.5
+  epollnet serve --proto http --tls-cert cert.pem --tls-key key.pem
   epollnet serve --proto echo --listen unix:/tmp/echo.sock --loops 1
   epollnet bench --proto http --target 127.0.0.1:8080 -c 100 -d 10s
 `, "\n"))

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,8 @@ type runningServer struct {
 	unlink  []string // Unix socket paths to remove at a final exit
 	adopt   []string // inherited Unix socket paths, this process's once it is ready
 	st      *serveStats
-	capPer  int // --at-cap wait: each listener's ListenConfig.MaxConns
+	capPer  int         // --at-cap wait: each listener's ListenConfig.MaxConns
+	tls     *tls.Config // --tls-cert: the listeners' TLS configuration, else nil
 	started time.Time
 }
 
@@ -47,6 +49,10 @@ type runningServer struct {
 // yet; listeners is how many sockets it will serve, for the default
 // connection cap. logger may be nil.
 func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServer, error) {
+	tlsConfig, err := o.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	high := o.maxWriteBuffer / 4
 	eng, err := epollnet.New(epollnet.Options{
 		Loops:          o.loops,
@@ -67,7 +73,7 @@ func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServ
 	}
 	st := newServeStats(eng.Loops(), int64(maxConns))
 	st.writeHigh, st.writeLow = high, high/4
-	s := &runningServer{o: o, eng: eng, st: st, started: time.Now()}
+	s := &runningServer{o: o, eng: eng, st: st, tls: tlsConfig, started: time.Now()}
 	if o.atCap == capWait {
 		// The engine caps each listener (ListenConfig.MaxConns), so the cap
 		// is shared out: together they never hold more than maxConns.
@@ -88,7 +94,8 @@ func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServ
 
 // listenConfig is every listener's configuration.
 func (s *runningServer) listenConfig() *epollnet.ListenConfig {
-	return &epollnet.ListenConfig{ReusePort: s.o.reusePort, ProxyProtocol: s.o.proxyConfig(), MaxConns: s.capPer}
+	return &epollnet.ListenConfig{ReusePort: s.o.reusePort, ProxyProtocol: s.o.proxyConfig(), MaxConns: s.capPer,
+		TLSConfig: s.tls}
 }
 
 // startServer starts a server listening on every o.listen address with
@@ -220,8 +227,12 @@ func (s *runningServer) printStart(w io.Writer, m *metricsServer, restarts bool)
 		if n > 1 {
 			from += fmt.Sprintf("%d SO_REUSEPORT sockets, ", n)
 		}
+		proto := s.o.proto
+		if s.tls != nil {
+			proto += " over TLS"
+		}
 		fmt.Fprintf(w, "epollnet serve: %s on %s %s (%s%s loops, max %s connections)\n",
-			s.o.proto, as[i].Network(), as[i], from, cli.Count(s.eng.Loops()), cli.Count(s.st.maxConns))
+			proto, as[i].Network(), as[i], from, cli.Count(s.eng.Loops()), cli.Count(s.st.maxConns))
 		i += n
 	}
 	if m != nil {
