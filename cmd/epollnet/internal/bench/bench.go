@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,14 +66,23 @@ var responseLimits = http1.Limits{MaxHeaderBytes: 64 << 10, MaxHeaders: 256, Max
 func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport, error) {
 	clientLoops, serverLoops := o.benchLoops()
 	target := o.target
+	var roots *x509.CertPool // trusts the in-process server's certificate
 	if target == "" {
-		srv, err := serve.StartLocal(serverProto(o.proto), serverLoops)
+		var serverTLS *tls.Config
+		if o.tls.on {
+			var err error
+			if serverTLS, roots, err = localCert(); err != nil {
+				return nil, fmt.Errorf("in-process server's certificate: %w", err)
+			}
+		}
+		srv, err := serve.StartLocal(serverProto(o.proto), serverLoops, serverTLS)
 		if err != nil {
 			return nil, fmt.Errorf("in-process server: %w", err)
 		}
 		defer srv.Close()
 		target = srv.Addr().String()
 	}
+	o.tlsConfig = o.clientTLS(target, roots)
 	network, address, err := cli.SplitAddr(target)
 	if err != nil {
 		return nil, err
@@ -174,6 +185,7 @@ type benchLoop struct {
 	sent, done   cli.PaddedCount
 	opened       cli.PaddedCount // connections opened in the window
 	lost         uint64          // requests in flight on connections that closed before the window ended
+	tls          tlsCounts       // --tls: handshakes in the window
 }
 
 // histHighest bounds the histograms: an hour in nanoseconds.
@@ -199,11 +211,11 @@ func newBenchRun(o benchOptions, network, address string, loops int) (*benchRun,
 		r.pattern = newPattern(uint64(time.Now().UnixNano()))
 	}
 	if len(o.sources) == 0 {
-		r.dialCfgs = []*epollnet.DialConfig{{Timeout: o.connectTimeout, Socket: o.socket}}
+		r.dialCfgs = []*epollnet.DialConfig{{Timeout: o.connectTimeout, Socket: o.socket, TLSConfig: o.tlsConfig}}
 	}
 	for _, s := range o.sources {
 		r.dialCfgs = append(r.dialCfgs, &epollnet.DialConfig{Timeout: o.connectTimeout, Socket: o.socket,
-			LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s, 0))})
+			LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s, 0)), TLSConfig: o.tlsConfig})
 	}
 	eng, err := epollnet.New(epollnet.Options{Loops: loops, WriteHighWater: benchWriteHigh,
 		WriteLowWater: benchWriteHigh / 4, MaxReadBuffer: 16 << 20, LingerTimeout: benchShutdown})

@@ -259,7 +259,7 @@ func TestBenchJSONFieldsDocumented(t *testing.T) {
 	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)` \\|").FindAllStringSubmatch(section, -1) {
 		documented[m[1]] = true
 	}
-	rep := benchReport{Latency: &distribution{}}
+	rep := benchReport{Latency: &distribution{}, TLS: &tlsReport{}}
 	b, _ := json.Marshal(rep)
 	var top map[string]json.RawMessage
 	json.Unmarshal(b, &top)
@@ -272,6 +272,12 @@ func TestBenchJSONFieldsDocumented(t *testing.T) {
 	json.Unmarshal(b, &dist)
 	for k := range dist {
 		want = append(want, "latency_us."+k, "connect_us."+k)
+	}
+	b, _ = json.Marshal(tlsReport{})
+	var tlsFields map[string]any
+	json.Unmarshal(b, &tlsFields)
+	for k := range tlsFields {
+		want = append(want, "tls."+k)
 	}
 	sort.Strings(want)
 	for _, k := range want {
@@ -348,4 +354,18 @@ func TestBenchSourcesRotate(t *testing.T) {
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	return clitest.Run(t, Run, args...)
+}
+
+// TestBenchTLS: --tls against the in-process server (which serves TLS with
+// a certificate bench trusts, so nothing is skipped in verification): a
+// connection per request, so the report counts a handshake per
+// connection, and the later ones resume their session.
+func TestBenchTLS(t *testing.T) {
+	clitest.CheckLeaks(t)
+	code, rep, stderr := benchJSON(t, "--tls", "--proto", "http", "-c", "4", "-d", "300ms", "--requests-per-conn", "1")
+	checkClean(t, code, rep, stderr, 4)
+	if rep.TLS == nil || rep.TLS.Version == "" || rep.TLS.ALPN != "http/1.1" ||
+		rep.TLS.Full+rep.TLS.Resumed != rep.Connects || rep.TLS.Resumed == 0 {
+		t.Fatalf("TLS report %+v for %d connections", rep.TLS, rep.Connects)
+	}
 }

@@ -62,6 +62,9 @@ func (b *benchConn) OnOpen(c *epollnet.Conn) {
 	if !b.r.stopped.Load() {
 		lp.connect.Record(now - b.dialAt)
 		lp.opened.Add(1)
+		if st, ok := c.ConnectionState(); ok {
+			lp.tls.opened(st)
+		}
 	}
 	b.nextAt = now + b.phase
 	if b.inherited != noSchedule {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,8 @@ type benchOptions struct {
 	quiet          bool           // --quiet: no progress line
 	maxErrors      uint64         // --max-errors: more fail the run (exit 1)
 	allowRemote    bool           // --allow-remote: targets outside loopback
+	tls            tlsOptions     // --tls, --insecure, --sni, --alpn
+	tlsConfig      *tls.Config    // the client's, from tls and the target (clientTLS)
 
 	// Not flags: hooks for tests.
 
@@ -97,6 +100,11 @@ func parseBench(args []string, stdout, stderr io.Writer) (benchOptions, error) {
 	fs.BoolVar(&o.quiet, "quiet", false, "")
 	fs.Int64Var(&maxErrors, "max-errors", 0, "")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "")
+	var alpn string
+	fs.BoolVar(&o.tls.on, "tls", false, "")
+	fs.BoolVar(&o.tls.insecure, "insecure", false, "")
+	fs.StringVar(&o.tls.sni, "sni", "", "")
+	fs.StringVar(&alpn, "alpn", "", "")
 	if err := cli.Parse(fs, args, Usage, stdout, stderr); err != nil {
 		return o, err
 	}
@@ -109,6 +117,9 @@ func parseBench(args []string, stdout, stderr io.Writer) (benchOptions, error) {
 		o.duration = maxNDuration
 	}
 	err := o.validate(fs, set, headers, sources)
+	if err == nil {
+		err = o.validateTLS(set, alpn)
+	}
 	if err == nil && maxErrors < 0 {
 		err = errors.New("--max-errors must not be negative")
 	}
@@ -360,6 +371,16 @@ Target and protocol:
                      byte; http: HTTP/1.1 requests, responses parsed;
                      raw: messages sent, nothing expected back
   --allow-remote     allow a target outside loopback (a server you own)
+  --tls              speak TLS (1.2 or 1.3, Go's crypto/tls on the loop);
+                     without --target the in-process server does too, with
+                     a throwaway certificate bench trusts. New connections
+                     resume sessions (tickets); the report counts full and
+                     resumed handshakes. Connect time includes the handshake
+  --insecure         with --tls: do not verify the server's certificate
+  --sni NAME         with --tls: the server name to send and verify
+                     (default: the target's host)
+  --alpn LIST        with --tls: protocols to offer, comma-separated
+                     (default: http/1.1 for --proto http, none otherwise)
 
 Load:
   -c N               connections (default 50)

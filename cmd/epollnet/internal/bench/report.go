@@ -42,6 +42,7 @@ type benchReport struct {
 	Connects     uint64            `json:"connects"`
 	ConnectsPerS float64           `json:"connects_per_s"`
 	TimeWait     *int              `json:"time_wait"`
+	TLS          *tlsReport        `json:"tls,omitempty"`
 	Connect      distribution      `json:"connect_us"`
 	Status       map[string]uint64 `json:"status"`
 	Errors       map[string]uint64 `json:"errors"`
@@ -83,6 +84,7 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 	if r.o.proto != cli.ProtoHTTP {
 		rep.Size = r.o.size
 	}
+	var tlsSum tlsCounts
 	for i := range r.loops {
 		lp := &r.loops[i]
 		lat.Merge(lp.lat)
@@ -91,11 +93,15 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 		rep.Sent += lp.sent.Load()
 		rep.Lost += lp.lost
 		rep.Connects += lp.opened.Load()
+		tlsSum.add(lp.tls)
 		for code, n := range lp.status {
 			if n > 0 {
 				rep.Status[strconv.Itoa(code)] += n
 			}
 		}
+	}
+	if r.o.tls.on {
+		rep.TLS = &tlsReport{Version: tlsSum.version, ALPN: tlsSum.alpn, Full: tlsSum.full, Resumed: tlsSum.resumed}
 	}
 	// Every request sent was answered in the window, lost with its
 	// connection, or still in flight when the window closed.
@@ -257,6 +263,9 @@ func (rep *benchReport) writeText(w io.Writer) error {
 		fmt.Fprintf(&b, "  latency     %s\n", rep.Latency.text())
 	}
 	fmt.Fprintf(&b, "  connect     %s\n", rep.Connect.text())
+	if rep.TLS != nil {
+		fmt.Fprintf(&b, "  tls         %s\n", tlsCounts{rep.TLS.Full, rep.TLS.Resumed, rep.TLS.Version, rep.TLS.ALPN}.text())
+	}
 	if len(rep.Status) > 0 {
 		fmt.Fprintf(&b, "  status      %s\n", countsText(rep.Status))
 	}

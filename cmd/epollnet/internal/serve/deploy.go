@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ type deployOptions struct {
 	pidFile       string         // --pid-file: where to write the pid once ready
 	tlsCert       string         // --tls-cert: PEM certificate chain; with tlsKey, serve TLS
 	tlsKey        string         // --tls-key: PEM private key
+	tlsPreset     *tls.Config    // not a flag: StartLocal's configuration, instead of the files
 }
 
 // parseTrusted parses --trusted values: CIDR prefixes or single

@@ -298,10 +298,11 @@ type Local struct{ s *runningServer }
 
 // StartLocal starts a server for proto (echo, discard or http) on
 // 127.0.0.1 at a port the kernel picks, with loops event loops (0: one per
-// CPU).
-func StartLocal(proto string, loops int) (*Local, error) {
+// CPU), serving TLS with tlsConfig if it is not nil.
+func StartLocal(proto string, loops int, tlsConfig *tls.Config) (*Local, error) {
 	o := defaultServeOptions()
 	o.proto, o.listen, o.loops, o.quiet = proto, []string{"127.0.0.1:0"}, loops, true
+	o.tlsPreset = tlsConfig
 	s, err := startServer(o)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,9 @@ func (o *serveOptions) validateTLS() error {
 // offered; http announces http/1.1 with ALPN, so a client that offers h2
 // and http/1.1 settles on the one this server speaks.
 func (o *serveOptions) tlsConfig() (*tls.Config, error) {
+	if o.tlsPreset != nil {
+		return o.tlsPreset, nil
+	}
 	if o.tlsCert == "" {
 		return nil, nil
 	}
