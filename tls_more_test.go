@@ -49,7 +49,16 @@ func TestTLSDialWritesBeforeHandshakeKeepOrder(t *testing.T) {
 func TestTLSDialCloseAfterWriteDuringHandshake(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1})
 	got := make(chan string, 1)
-	addr := goTLSServer(t, certs(t).serverConfig(), func(c *tls.Conn) {
+	// The server holds its answer to the ClientHello until the client
+	// wrote and closed, so that both happen during the handshake.
+	hello, gate := make(chan struct{}, 1), make(chan struct{})
+	scfg := certs(t).serverConfig()
+	scfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		hello <- struct{}{}
+		<-gate
+		return nil, nil
+	}
+	addr := goTLSServer(t, scfg, func(c *tls.Conn) {
 		b, err := io.ReadAll(c)
 		if err != nil {
 			b = append(b, " error: "+err.Error()...)
@@ -61,6 +70,7 @@ func TestTLSDialCloseAfterWriteDuringHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	recv(t, hello, "ClientHello")
 	c.Write([]byte("request"))
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -68,6 +78,7 @@ func TestTLSDialCloseAfterWriteDuringHandshake(t *testing.T) {
 	if _, err := c.Write([]byte("late")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write after Close: %v", err)
 	}
+	close(gate)
 	if s := recv(t, got, "the server's read"); s != "request" {
 		t.Fatalf("server read %q", s)
 	}
