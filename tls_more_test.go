@@ -48,23 +48,9 @@ func TestTLSDialWritesBeforeHandshakeKeepOrder(t *testing.T) {
 // close_notify; OnOpen is skipped and OnClose reports nil.
 func TestTLSDialCloseAfterWriteDuringHandshake(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1})
-	got := make(chan string, 1)
 	// The server holds its answer to the ClientHello until the client
 	// wrote and closed, so that both happen during the handshake.
-	hello, gate := make(chan struct{}, 1), make(chan struct{})
-	scfg := certs(t).serverConfig()
-	scfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		hello <- struct{}{}
-		<-gate
-		return nil, nil
-	}
-	addr := goTLSServer(t, scfg, func(c *tls.Conn) {
-		b, err := io.ReadAll(c)
-		if err != nil {
-			b = append(b, " error: "+err.Error()...)
-		}
-		got <- string(b)
-	})
+	addr, hello, gate, got := gatedTLSServer(t)
 	r := newRecorder()
 	c, err := e.DialAsync("tcp", addr, r, &DialConfig{TLSConfig: certs(t).clientConfig("localhost")})
 	if err != nil {
@@ -208,5 +194,79 @@ func TestTLSChurnLeavesNothing(t *testing.T) {
 	st := e.Stats().Total
 	if st.TLSHandshakes != n/3 || st.TLSHandshakeErrors != 2*n/3 || st.Conns != 0 {
 		t.Fatalf("TLSHandshakes %d, TLSHandshakeErrors %d, Conns %d", st.TLSHandshakes, st.TLSHandshakeErrors, st.Conns)
+	}
+}
+
+// gatedTLSServer is Go's TLS server holding its answer to each ClientHello
+// until gate is closed; hello gets a value when one arrived. Its
+// connections are read to the end, and what they carried (or the read
+// error) is sent to got.
+func gatedTLSServer(t *testing.T) (addr string, hello chan struct{}, gate chan struct{}, got chan string) {
+	t.Helper()
+	hello, gate, got = make(chan struct{}, 4), make(chan struct{}), make(chan string, 4)
+	scfg := certs(t).serverConfig()
+	scfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		hello <- struct{}{}
+		<-gate
+		return nil, nil
+	}
+	addr = goTLSServer(t, scfg, func(c *tls.Conn) {
+		b, err := io.ReadAll(c)
+		if err != nil {
+			b = append(b, " error: "+err.Error()...)
+		}
+		got <- string(b)
+	})
+	return addr, hello, gate, got
+}
+
+// TestTLSDialCloseWriteDuringHandshake: CloseWrite during a dial's
+// handshake takes effect after it: the writes made before, close_notify
+// and the FIN; OnOpen runs, and reading goes on.
+func TestTLSDialCloseWriteDuringHandshake(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	addr, hello, gate, got := gatedTLSServer(t)
+	r := newRecorder()
+	c, err := e.DialAsync("tcp", addr, r, &DialConfig{TLSConfig: certs(t).clientConfig("localhost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, hello, "ClientHello")
+	c.Write([]byte("half"))
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	if s := recv(t, got, "the server's read"); s != "half" {
+		t.Fatalf("server read %q", s)
+	}
+	recv(t, r.opened, "OnOpen")
+	c.Close()
+	recv(t, r.closed, "OnClose")
+}
+
+// TestTLSDialEarlyWritesCapped: plaintext written during the handshake
+// counts against MaxWriteBuffer: past it Write fails with
+// ErrWriteCapExceeded and the dial fails with it.
+func TestTLSDialEarlyWritesCapped(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1, WriteHighWater: 1 << 10, WriteLowWater: 1 << 10, MaxWriteBuffer: 64 << 10})
+	addr, hello, gate, _ := gatedTLSServer(t)
+	defer close(gate)
+	r := newRecorder()
+	c, err := e.DialAsync("tcp", addr, r, &DialConfig{TLSConfig: certs(t).clientConfig("localhost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, hello, "ClientHello")
+	if _, err := c.Write(make([]byte, 60<<10)); err != nil {
+		t.Fatalf("Write within the cap: %v", err)
+	}
+	if _, err := c.Write(make([]byte, 8<<10)); !errors.Is(err, ErrWriteCapExceeded) {
+		t.Fatalf("Write past the cap: %v", err)
+	}
+	err = recv(t, r.closed, "OnClose")
+	var oe *net.OpError
+	if !errors.Is(err, ErrWriteCapExceeded) || !errors.As(err, &oe) || oe.Op != "dial" || len(r.opened) != 0 {
+		t.Fatalf("OnClose: %v", err)
 	}
 }
