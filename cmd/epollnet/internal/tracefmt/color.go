@@ -21,6 +21,7 @@ var sgr = map[style]string{
 	styleLost:     "\x1b[31m",
 	styleGap:      "\x1b[2m",
 	styleTitle:    "\x1b[1m",
+	styleTLS:      "\x1b[96m",
 }
 
 // paint wraps s in st's colour. Callers pad before painting: escape codes

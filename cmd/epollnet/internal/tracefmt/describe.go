@@ -22,6 +22,7 @@ const (
 	styleLost           // a packet that was dropped
 	styleGap            // time passing, TCP states, hints
 	styleTitle          // headings
+	styleTLS            // a TLS handshake: its start and the records it sent
 )
 
 // describe returns the diagram text of one record and its style.
@@ -55,7 +56,9 @@ func describe(r Record) (string, style) {
 	case "timer":
 		return "timer fired: " + r.Detail, styleTimer
 	case "open":
-		return fmt.Sprintf("OnOpen (conn %d)", r.Conn), styleOK
+		return fmt.Sprintf("open (conn %d)", r.Conn), styleOK
+	case "tls":
+		return describeTLS(r)
 	case KindNote:
 		return r.Detail, styleNote
 	}
@@ -173,4 +176,56 @@ func describeClose(r Record) (string, style) {
 		return s + ": " + r.Err, styleFail
 	}
 	return s + ": " + shortErr(r.Err), styleClose
+}
+
+// describeTLS names a TLS handshake's progress. The handler's OnOpen runs
+// when the handshake is done, not at the connection's open, so the rows
+// say so.
+func describeTLS(r Record) (string, style) {
+	switch {
+	case r.Detail == "start":
+		return "TLS handshake starts; OnOpen waits for it", styleTLS
+	case strings.HasPrefix(r.Detail, "done"):
+		return tlsDone(r.Detail) + " → OnOpen", styleOK
+	case r.Detail == "failed":
+		msg := shortErr(r.Err)
+		if strings.HasPrefix(msg, "TLS handshake ") { // the engine's own: "TLS handshake timeout"
+			return msg, styleFail
+		}
+		return "TLS handshake failed: " + msg, styleFail
+	}
+	return strings.TrimSpace("TLS " + r.Detail + " " + r.Err), styleTLS
+}
+
+// tlsDone spells a completed handshake's detail, "done version=TLS1.3
+// alpn=h2 resumed=false", as "TLS 1.3 done, ALPN h2, new session".
+func tlsDone(detail string) string {
+	version, alpn, resumed := "", "", ""
+	for _, f := range strings.Fields(detail)[1:] {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "version":
+			version = v
+		case "alpn":
+			alpn = v
+		case "resumed":
+			resumed = v
+		}
+	}
+	if version == "" || alpn == "" || resumed == "" {
+		return "TLS handshake " + detail // a detail this renderer does not know
+	}
+	if rest, ok := strings.CutPrefix(version, "TLS"); ok && rest != "" && rest[0] != ' ' {
+		version = "TLS " + rest // crypto/tls's "TLS 1.3", which the engine writes without the space
+	}
+	s := version + " done, "
+	if alpn == "-" {
+		s += "no ALPN, "
+	} else {
+		s += "ALPN " + alpn + ", "
+	}
+	if resumed == "true" {
+		return s + "resumed"
+	}
+	return s + "new session"
 }

@@ -28,6 +28,7 @@ func Findings(recs []Record) []string {
 		findAcceptExhausted,
 		findWriteAfterEOF,
 		findDataBeforeReset,
+		findTLSOpenAfterHandshake,
 	} {
 		if s := check(recs); s != "" {
 			out = append(out, s)
@@ -195,14 +196,19 @@ func findDataBeforeAccept(recs []Record) string {
 		if a.Kind != "accept4" || a.Err != "" {
 			continue
 		}
-		if _, sent := first(recs[:i], func(r Record) bool { return r.Kind == "write" && r.Role == "dialed" && r.N > 0 }); !sent {
+		w, sent := first(recs[:i], func(r Record) bool { return r.Kind == "write" && r.Role == "dialed" && r.N > 0 })
+		if !sent {
 			continue
 		}
 		r, ok := first(recs[i:], func(r Record) bool { return r.Kind == "ready" && r.Role == "accepted" && r.FD == a.N })
 		if ok && has(r.Ready, "IN") {
+			what := "the request"
+			if _, tls := first(recs[:i], func(r Record) bool { return r.Kind == "tls" && r.Conn == w.Conn }); tls {
+				what = "the client's TLS ClientHello"
+			}
 			return belief("an accepted socket reports EPOLLIN later, when the client sends data",
-				fmt.Sprintf("the request was already queued when accept4() returned, so the accepted socket "+
-					"was readable at once (EPOLL%s).", r.Ready))
+				fmt.Sprintf("%s was already queued when accept4() returned, so the accepted socket "+
+					"was readable at once (EPOLL%s).", what, r.Ready))
 		}
 	}
 	return ""
@@ -262,6 +268,90 @@ func findDataBeforeReset(recs []Record) string {
 		return belief("EPOLLIN means data arrived", "recv() failed with ECONNRESET; EPOLLIN also reports a reset.")
 	}
 	return ""
+}
+
+// findTLSOpenAfterHandshake: over TLS, a connection reaches the handler
+// only once its handshake is done, some time and round trips after
+// accept4() returned it (and after the client's connect completed).
+func findTLSOpenAfterHandshake(recs []Record) string {
+	for i, a := range recs {
+		if a.Kind != "accept4" || a.Err != "" {
+			continue
+		}
+		open, ok := first(recs[i:], func(r Record) bool { return r.Kind == "open" && r.Role == "accepted" && r.FD == a.N })
+		if !ok {
+			continue
+		}
+		done, ok := first(recs[i:], func(r Record) bool { return r.Kind == "tls" && r.Conn == open.Conn && isTLSDone(r) })
+		if !ok {
+			continue
+		}
+		here := fmt.Sprintf("accept4() returned fd %d, but the handler's OnOpen for it came only when the "+
+			"server's TLS handshake was done, %s later", a.N, dur(done.T-a.T))
+		client, ok := tlsClient(recs)
+		if ok {
+			if n := roundTrips(recs, a.T, done.T, open.Conn, client); n > 0 {
+				here += ", after " + roundTripsText(n)
+			}
+			copen, ok1 := first(recs, func(r Record) bool { return r.Kind == "open" && r.Conn == client })
+			cdone, ok2 := first(recs, func(r Record) bool { return r.Kind == "tls" && r.Conn == client && isTLSDone(r) })
+			if ok1 && ok2 {
+				here += fmt.Sprintf("; the client's OnOpen came %s after its connect completed", dur(cdone.T-copen.T))
+			}
+		}
+		return belief("a TLS server has the connection once accept() returns it, and a client once connect() completes",
+			here+".")
+	}
+	return ""
+}
+
+func isTLSDone(r Record) bool { return strings.HasPrefix(r.Detail, "done") }
+
+// tlsClient returns the connection ID of the one dialed connection with a
+// TLS handshake, if there is exactly one: the server's peer, when the
+// trace has both sides.
+func tlsClient(recs []Record) (uint64, bool) {
+	var id uint64
+	for _, r := range recs {
+		if r.Kind == "tls" && r.Role == "dialed" && r.Detail == "start" {
+			if id != 0 && id != r.Conn {
+				return 0, false
+			}
+			id = r.Conn
+		}
+	}
+	return id, id != 0
+}
+
+// roundTrips counts the times, in (from, to], that the server read bytes
+// after the client had read some: each is one trip to the client and back.
+// Only reads count: the loop records them as they happen, while a
+// handshake's writes come from a goroutine of its own and may be recorded
+// late.
+func roundTrips(recs []Record, from, to time.Duration, server, client uint64) int {
+	n, clientRead := 0, false
+	for _, r := range recs {
+		if r.T <= from || r.T > to || r.Kind != "read" || r.N == 0 {
+			continue
+		}
+		switch r.Conn {
+		case client:
+			clientRead = true
+		case server:
+			if clientRead {
+				n++
+			}
+			clientRead = false
+		}
+	}
+	return n
+}
+
+func roundTripsText(n int) string {
+	if n == 1 {
+		return "one round trip to the client and back"
+	}
+	return fmt.Sprintf("%d round trips to the client and back", n)
 }
 
 // times spells a count of occurrences.

@@ -72,6 +72,15 @@ func TestFindingsSpeakOnlyWhenShown(t *testing.T) {
 		{"data read before reset", "data sent before the RST was still read",
 			[]Record{rec(5, 1, "dialed", "read", func(r *Record) { r.N = 6 }), rec(6, 1, "dialed", "read", func(r *Record) { r.Err = "ECONNRESET" })},
 			[]Record{rec(5, 1, "dialed", "read", func(r *Record) { r.N = 6 })}},
+		{"OnOpen only after the TLS handshake", "OnOpen for it came only when the server's TLS handshake was done",
+			[]Record{rec(6, 0, "listener", "accept4", func(r *Record) { r.N = 12 }),
+				rec(7, 2, "accepted", "open", func(r *Record) { r.FD = 12 }),
+				rec(8, 2, "accepted", "tls", func(r *Record) { r.FD, r.Detail = 12, "start" }),
+				rec(900, 2, "accepted", "tls", func(r *Record) { r.FD, r.Detail = 12, "done version=TLS1.3 alpn=- resumed=false" })},
+			[]Record{rec(6, 0, "listener", "accept4", func(r *Record) { r.N = 12 }),
+				rec(7, 2, "accepted", "open", func(r *Record) { r.FD = 12 }),
+				rec(8, 2, "accepted", "tls", func(r *Record) { r.FD, r.Detail = 12, "start" }),
+				rec(900, 2, "accepted", "tls", func(r *Record) { r.FD, r.Detail, r.Err = 12, "failed", "ECONNRESET" })}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := strings.Join(Findings(tc.shown), "\n"); !strings.Contains(got, tc.want) {
@@ -110,4 +119,18 @@ func TestFooterTitleSelfContained(t *testing.T) {
 	if m := selfContained.FindString(footerTitle); m != "" {
 		t.Errorf("footer title %q cites %q", footerTitle, m)
 	}
+}
+
+// TestTLSFindingCountsRoundTrips checks the TLS finding on the tls
+// fixture: the delay from accept4() to the server's handshake end, the
+// one round trip a TLS 1.3 handshake takes, and the client's wait.
+func TestTLSFindingCountsRoundTrips(t *testing.T) {
+	got := findTLSOpenAfterHandshake(records(tlsEvents()))
+	for _, want := range []string{"accept4() returned fd 10", "0.7 ms later", "after one round trip",
+		"the client's OnOpen came 0.7 ms after its connect completed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("finding %q lacks %q", got, want)
+		}
+	}
+	checkSelfContained(t, got)
 }

@@ -51,21 +51,46 @@ func TestJSONFieldsAreTheDocumentedOnes(t *testing.T) {
 }
 
 // TestJSONRoundTrip checks that ReadJSON gives back what WriteJSON wrote,
-// notes included, and rejects unknown fields.
+// notes and TLS records included, and rejects unknown fields.
 func TestJSONRoundTrip(t *testing.T) {
-	recs := ackDroppedRecords()
-	var b bytes.Buffer
-	if err := WriteJSON(&b, recs); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadJSON(&b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, recs) {
-		t.Fatalf("round trip changed the records:\n got %+v\nwant %+v", got, recs)
+	for _, recs := range [][]Record{ackDroppedRecords(), records(tlsEvents())} {
+		var b bytes.Buffer
+		if err := WriteJSON(&b, recs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadJSON(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, recs) {
+			t.Fatalf("round trip changed the records:\n got %+v\nwant %+v", got, recs)
+		}
 	}
 	if _, err := ReadJSON(strings.NewReader(`{"t_us":1,"kind":"ready","extra":1}`)); err == nil {
 		t.Fatal("ReadJSON accepted an unknown field")
+	}
+}
+
+// TestJSONTLSRecord: a TLS handshake's record keeps the engine's kind and
+// detail, which scripts match on.
+func TestJSONTLSRecord(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, records(tlsEvents())); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["kind"] == "tls" {
+			kinds = append(kinds, m["role"].(string)+" "+m["detail"].(string))
+		}
+	}
+	want := []string{"dialed start", "accepted start", "dialed done version=TLS1.3 alpn=- resumed=false",
+		"accepted done version=TLS1.3 alpn=- resumed=false"}
+	if !reflect.DeepEqual(kinds, want) {
+		t.Errorf("tls lines %q, want %q", kinds, want)
 	}
 }

@@ -2,6 +2,7 @@ package tracefmt
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -43,6 +44,7 @@ type row struct {
 	style    style
 	toServer bool   // arrows: direction
 	hint     string // arrows: why it is drawn ("inferred: inside connect()")
+	inferred bool   // arrows: a packet no event recorded, deduced from TCP states
 }
 
 // gapMin is the pause between two records that earns a gap row: long
@@ -63,7 +65,19 @@ type connInfo struct {
 	finSent   bool
 	pending   bool // connect left it in SYN_SENT: the handshake is still to come
 	connectAt time.Duration
+	tls       tlsPhase
+	tlsWrites int // writes during the TLS handshake so far
 }
+
+// tlsPhase is where a connection's TLS handshake is, from its "tls" records.
+type tlsPhase uint8
+
+const (
+	tlsNone      tlsPhase = iota // no TLS, or not yet known
+	tlsHandshake                 // started: what it reads and writes are handshake records
+	tlsOpen                      // done: what it writes are records of the handler's data
+	tlsFailed                    // failed: the connection closes
+)
 
 // layout turns records into rows one at a time, so that a live trace can be
 // printed as it happens.
@@ -73,11 +87,14 @@ type layout struct {
 	any    bool
 	conns  map[uint64]*connInfo
 	states map[[2]uint64]string // (conn, fd) -> last TCP state shown
+	// Bytes each side has sent and read, to notice a send() recorded after
+	// the other side read its bytes (see dataArrow).
+	sent, read map[string]int
 }
 
 func newLayout(lost []string) *layout {
 	l := &layout{lost: map[string]bool{}, conns: map[uint64]*connInfo{},
-		states: map[[2]uint64]string{}}
+		states: map[[2]uint64]string{}, sent: map[string]int{}, read: map[string]int{}}
 	for _, p := range lost {
 		l.lost[p] = true
 	}
@@ -108,6 +125,12 @@ func (l *layout) add(r Record) []row {
 	c := l.conn(r)
 	out = append(out, l.before(r, c)...)
 	text, st := describe(r)
+	if (r.Kind == "read" || r.Kind == "write") && st == stylePlain && c.tls == tlsHandshake {
+		st = styleTLS // ciphertext the handshake exchanged
+	}
+	if r.Kind == "read" && r.Err == "" {
+		l.read[r.Side] += r.N
+	}
 	out = append(out, row{kind: rowEvent, t: r.T, side: r.Side, text: text, style: st, state: l.state(r)})
 	return append(out, l.after(r, c)...)
 }
@@ -129,8 +152,15 @@ func (l *layout) conn(r Record) *connInfo {
 	case c.network == "" && (r.Kind == "connect" || r.Kind == "ready"):
 		c.network = "unix"
 	}
-	if r.Kind == "open" {
+	switch {
+	case r.Kind == "open":
 		c.opened = true
+	case r.Kind == "tls" && r.Detail == "start":
+		c.tls = tlsHandshake
+	case r.Kind == "tls" && strings.HasPrefix(r.Detail, "done"):
+		c.tls = tlsOpen
+	case r.Kind == "tls" && r.Detail == "failed":
+		c.tls = tlsFailed
 	}
 	return c
 }
@@ -176,7 +206,7 @@ func (l *layout) after(r Record, c *connInfo) []row {
 	case r.Kind == "connect" && r.Role == "dialed":
 		return l.connectPackets(r, c)
 	case r.Kind == "write" && r.N > 0:
-		return []row{arrow(fmt.Sprintf("%d B", r.N), toServer, styleArrow, "")}
+		return []row{l.dataArrow(r, c, toServer)}
 	case r.Kind == "shutdown" && r.Err == "":
 		c.finSent = true
 		return []row{arrow(c.finName(), toServer, styleArrow, "")}
@@ -192,6 +222,38 @@ func (l *layout) after(r Record, c *connInfo) []row {
 		}
 	}
 	return nil
+}
+
+// dataArrow draws the bytes a send() wrote. Over TLS its hint says whether
+// they were handshake records (the client's first is its ClientHello) or
+// records of the handler's data. It also notes a send() recorded after the
+// other side had already read its bytes: the engine stamps a write once
+// the call has returned, and a TLS handshake writes from a goroutine of
+// its own, which may run again only after the other side's loop has read
+// them. Only a trace with both sides can show that: with one side alone,
+// the other reads nothing.
+func (l *layout) dataArrow(r Record, c *connInfo, toServer bool) row {
+	peer := SideClient
+	if toServer {
+		peer = SideServer
+	}
+	late := l.read[peer] > l.sent[r.Side]
+	l.sent[r.Side] += r.N
+	st, hint := styleArrow, ""
+	switch c.tls {
+	case tlsHandshake:
+		st, hint = styleTLS, "TLS handshake"
+		if c.tlsWrites == 0 && r.Role == "dialed" {
+			hint += ": ClientHello"
+		}
+		c.tlsWrites++
+	case tlsOpen:
+		hint = "TLS records"
+	}
+	if late {
+		hint = strings.TrimPrefix(hint+"; recorded late: the "+peer+" had read it already", "; ")
+	}
+	return arrow(fmt.Sprintf("%d B", r.N), toServer, st, hint)
 }
 
 // finName is what a graceful close sends: a FIN on TCP, an end of stream
@@ -231,7 +293,9 @@ func (l *layout) packet(name string, toServer bool, hint string) row {
 	if l.lost[name] {
 		return arrow(name, toServer, styleLost, "dropped")
 	}
-	return arrow(name, toServer, styleArrow, hint)
+	a := arrow(name, toServer, styleArrow, hint)
+	a.inferred = true
+	return a
 }
 
 func arrow(label string, toServer bool, st style, hint string) row {

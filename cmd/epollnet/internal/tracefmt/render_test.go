@@ -44,6 +44,7 @@ func TestTextGolden(t *testing.T) {
 		{"ok.txt.golden", okDiagram(), false},
 		{"ok_color.txt.golden", okDiagram(), true},
 		{"ack_dropped.txt.golden", ackDroppedDiagram(), false},
+		{"tls.txt.golden", tlsDiagram(), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -62,6 +63,7 @@ func TestSVGGolden(t *testing.T) {
 	}{
 		{"ok.svg.golden", okDiagram()},
 		{"ack_dropped.svg.golden", ackDroppedDiagram()},
+		{"tls.svg.golden", tlsDiagram()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -121,8 +123,10 @@ func TestTextWriterStreamsLikeWriteText(t *testing.T) {
 func TestTextColumnsAlign(t *testing.T) {
 	for _, color := range []bool{false, true} {
 		var b bytes.Buffer
-		if err := WriteText(&b, okDiagram(), TextOptions{Color: color}); err != nil {
-			t.Fatal(err)
+		for _, d := range []*Diagram{okDiagram(), tlsDiagram()} {
+			if err := WriteText(&b, d, TextOptions{Color: color}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		for _, line := range strings.Split(b.String(), "\n") {
 			plain := []rune(stripANSI(line))
@@ -222,5 +226,56 @@ func TestSVGStateSeparatorSpaced(t *testing.T) {
 	}
 	if n < 2 { // the title and at least one TCP state
 		t.Fatalf("%d text elements with \"·\"; the fixture should have several", n)
+	}
+}
+
+// TestTLSRowsAreNamed: a TLS handshake's records read as its start, its
+// outcome with the handler's OnOpen, or its failure with the reason, in
+// words rather than the engine's key=value detail.
+func TestTLSRowsAreNamed(t *testing.T) {
+	for _, tc := range []struct {
+		detail, err, want string
+		st                style
+	}{
+		{"start", "", "TLS handshake starts; OnOpen waits for it", styleTLS},
+		{"done version=TLS1.3 alpn=- resumed=false", "", "TLS 1.3 done, no ALPN, new session → OnOpen", styleOK},
+		{"done version=TLS1.2 alpn=h2 resumed=true", "", "TLS 1.2 done, ALPN h2, resumed → OnOpen", styleOK},
+		{"done cipher=x", "", "TLS handshake done cipher=x → OnOpen", styleOK},
+		{"failed", "epollnet: TLS handshake failed: remote error: tls: bad certificate",
+			"TLS handshake failed: remote error: tls: bad certificate", styleFail},
+		{"failed", "epollnet: TLS handshake timeout", "TLS handshake timeout", styleFail},
+		{"failed", "ECONNRESET", "TLS handshake failed: ECONNRESET", styleFail},
+	} {
+		got, st := describe(Record{Kind: "tls", Role: "accepted", Detail: tc.detail, Err: tc.err})
+		if got != tc.want || st != tc.st {
+			t.Errorf("%q %q: %q (style %d), want %q (style %d)", tc.detail, tc.err, got, st, tc.want, tc.st)
+		}
+	}
+}
+
+// TestLateSendIsNoted: a send() recorded after the other side read its
+// bytes says so on its arrow, and only when the trace has both sides.
+func TestLateSendIsNoted(t *testing.T) {
+	const late = "recorded late"
+	hints := func(recs []Record) string {
+		var out []string
+		for _, rw := range (&Diagram{Records: recs}).rows() {
+			if rw.kind == rowArrow {
+				out = append(out, rw.hint)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	read := rec(10, 2, "accepted", "read", func(r *Record) { r.N = 5 })
+	write := rec(12, 1, "dialed", "write", func(r *Record) { r.N = 5 })
+	if h := hints([]Record{read, write}); !strings.Contains(h, late) {
+		t.Errorf("client send() recorded after the server read its bytes: hints %q, want %q", h, late)
+	}
+	if h := hints([]Record{write, read}); strings.Contains(h, late) {
+		t.Errorf("client send() recorded in time: hints %q", h)
+	}
+	reply := rec(14, 2, "accepted", "write", func(r *Record) { r.N = 6 })
+	if h := hints([]Record{read, reply}); strings.Contains(h, late) {
+		t.Errorf("server side alone (a --listen trace): hints %q", h)
 	}
 }

@@ -45,6 +45,9 @@ text { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .arrow-inferred { stroke: #9fc5e8; stroke-width: 1.5; stroke-dasharray: 5 3; fill: none; }
 .arrow-lost { stroke: #e06666; stroke-width: 1.5; stroke-dasharray: 5 3; fill: none; }
 .alabel { fill: #3d85c6; text-anchor: middle; }
+.tls { fill: #674ea7; } .dot-tls { fill: #8e7cc3; }
+.arrow-tls { stroke: #8e7cc3; stroke-width: 1.5; fill: none; }
+.tlabel { fill: #674ea7; text-anchor: middle; }
 .lost { fill: #cc0000; font-weight: bold; text-anchor: middle; }
 .note { fill: #fff8dc; stroke: #d6b656; }
 .notetext { fill: #5b4a00; text-anchor: middle; }
@@ -54,7 +57,7 @@ text { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 // svgClass maps a row style to its CSS class.
 var svgClass = map[style]string{
 	styleReady: "ready", styleOK: "ok", styleExpected: "expected", styleFail: "fail",
-	styleClose: "close", styleTimer: "timer", styleCtl: "ctl",
+	styleClose: "close", styleTimer: "timer", styleCtl: "ctl", styleTLS: "tls",
 }
 
 // WriteSVG draws d as an SVG sequence diagram: a time axis on the left, a
@@ -149,7 +152,7 @@ func (s *svgWriter) event(r row, y int) {
 	if r.side != SideServer {
 		x, anchor, lx = svgClientX, "end", svgClientX-12
 	}
-	dot := map[style]string{styleReady: "dot-ready", styleOK: "dot-ok", styleFail: "dot-fail"}[r.style]
+	dot := map[style]string{styleReady: "dot-ready", styleOK: "dot-ok", styleFail: "dot-fail", styleTLS: "dot-tls"}[r.style]
 	radius := 5
 	if dot == "" {
 		dot, radius = "dot", 3
@@ -170,7 +173,8 @@ func (s *svgWriter) event(r row, y int) {
 }
 
 // arrow draws a packet between the lifelines; inferred handshake packets
-// are dashed, a dropped one stops halfway at a cross.
+// are dashed, a dropped one stops halfway at a cross, TLS handshake records
+// have the TLS rows' colour.
 func (s *svgWriter) arrow(r row, y int) {
 	from, to := svgClientX, svgServerX
 	if !r.toServer {
@@ -181,9 +185,12 @@ func (s *svgWriter) arrow(r row, y int) {
 		dir = -1
 	}
 	mid := (svgClientX + svgServerX) / 2
-	class := "arrow"
-	if r.hint != "" || isHandshake(r.text) {
+	class, head, fill, label := "arrow", "arrow", "#3d85c6", "alabel"
+	switch {
+	case r.inferred:
 		class = "arrow-inferred"
+	case r.style == styleTLS:
+		class, head, fill, label = "arrow-tls", "arrow-tls", "#8e7cc3", "tlabel"
 	}
 	ly := y - 2
 	if r.style == styleLost {
@@ -191,16 +198,12 @@ func (s *svgWriter) arrow(r row, y int) {
 		s.printf(`<text class="lost" x="%d" y="%d">✗</text>`+"\n", mid+dir*6, ly+4)
 	} else {
 		s.printf(`<line class="%s" x1="%d" y1="%d" x2="%d" y2="%d"/>`+"\n", class, from, ly, to-dir*2, ly)
-		s.printf(`<path class="arrow" d="M%d %d l%d -4 l0 8 z" style="fill:#3d85c6"/>`+"\n", to, ly, -dir*9)
+		s.printf(`<path class="%s" d="M%d %d l%d -4 l0 8 z" style="fill:%s"/>`+"\n", head, to, ly, -dir*9, fill)
 	}
-	s.printf(`<text class="alabel" x="%d" y="%d">%s</text>`+"\n", mid, ly-5, esc(r.text))
+	s.printf(`<text class="%s" x="%d" y="%d">%s</text>`+"\n", label, mid, ly-5, esc(r.text))
 	if r.hint != "" {
 		s.printf(`<text class="hint" x="%d" y="%d">%s</text>`+"\n", svgServerX+12, y, esc(r.hint))
 	}
-}
-
-func isHandshake(label string) bool {
-	return strings.HasPrefix(label, "SYN") || label == "ACK"
 }
 
 func (s *svgWriter) note(r row, y int) {
