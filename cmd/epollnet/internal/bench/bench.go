@@ -364,13 +364,14 @@ const (
 	errReset
 	errUnreachable
 	errNoLocalPorts
+	errTLS
 	errBadResponse
 	errOther
 	numErrClasses
 )
 
 var errClassNames = [numErrClasses]string{"refused", "timeout", "reset", "unreachable",
-	"no-local-ports", "bad-response", "other"}
+	"no-local-ports", "tls", "bad-response", "other"}
 
 // classOf maps a dial error or close reason to its class.
 func classOf(err error) errClass {
@@ -385,6 +386,8 @@ func classOf(err error) errClass {
 		return errUnreachable
 	case epollnet.ClassNoLocalPorts:
 		return errNoLocalPorts
+	case epollnet.ClassTLS:
+		return errTLS
 	}
 	return errOther
 }

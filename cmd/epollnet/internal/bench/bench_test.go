@@ -369,3 +369,15 @@ func TestBenchTLS(t *testing.T) {
 		t.Fatalf("TLS report %+v for %d connections", rep.TLS, rep.Connects)
 	}
 }
+
+// TestBenchTLSAgainstAPlainServer: --tls to a server that does not speak
+// TLS (an echo server, which sends the ClientHello back) fails every
+// handshake, counted under the class tls, and bench exits 1.
+func TestBenchTLSAgainstAPlainServer(t *testing.T) {
+	clitest.CheckLeaks(t)
+	addr, _ := clitest.StartServe(t, serve.Run, "--proto", "echo", "--listen", "127.0.0.1:0", "--loops", "1")
+	code, rep, stderr := benchJSON(t, "--tls", "--insecure", "--target", addr, "-c", "2", "-d", "200ms")
+	if code != cli.ExitFail || rep == nil || rep.Errors["tls"] == 0 || rep.Requests != 0 {
+		t.Fatalf("exit %d, report %+v\n%s", code, rep, stderr)
+	}
+}
