@@ -25,6 +25,7 @@ var scenarios = []scenario{
 	{"half-close", "the client shuts down its write side; the server still replies after EOF", false},
 	{"reset", "the server replies and aborts (RST): data first, then ECONNRESET", false},
 	{"emfile", "accept4 fails with EMFILE: the listener is paused, then re-armed", false},
+	{"tls", "the ok exchange over TLS 1.3: the handshake's records first, OnOpen only after them", false},
 }
 
 func findScenario(name string) *scenario {

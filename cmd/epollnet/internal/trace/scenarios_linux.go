@@ -23,6 +23,7 @@ var scenarioRuns = map[string]func(ctx context.Context, s *session) error{
 	"half-close":   runHalfClose,
 	"reset":        runReset,
 	"emfile":       runEMFILE,
+	"tls":          runTLS,
 }
 
 // exchange is the common shape: a listener with mode, one client, both

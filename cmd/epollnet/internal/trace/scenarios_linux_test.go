@@ -178,6 +178,48 @@ func TestScenarioEMFILEPausesAndRearmsListener(t *testing.T) {
 		m("reply read", is("read", "dialed", nIs(len(reply)))))
 }
 
+// TestScenarioTLSOpensAfterHandshake follows the TCP handshake, then the
+// TLS one on each side, then the exchange. Each side's events are matched
+// in its own order: the handshake's writes come from a goroutine of its
+// own and may be recorded after the other side read them, so only the
+// loop's events (reads, the handshake's start and end) are compared
+// across the sides.
+func TestScenarioTLSOpensAfterHandshake(t *testing.T) {
+	recs := runScenario(t, "tls")
+	done := func(r tracefmt.Record) bool { return r.Detail == "done version=TLS1.3 alpn=- resumed=false" }
+	inOrder(t, recs,
+		m("connect → EINPROGRESS", is("connect", "dialed", errIs("EINPROGRESS"))),
+		m("client EPOLLOUT", is("ready", "dialed", readyIs("OUT"))),
+		m("client open", is("open", "dialed")),
+		m("client TLS start", is("tls", "dialed", detailIs("start"))),
+		m("accept4 → fd", is("accept4", "listener", errIs(""))),
+		m("server open", is("open", "accepted")),
+		m("server TLS start", is("tls", "accepted", detailIs("start"))),
+		m("server reads the ClientHello", is("read", "accepted", func(r tracefmt.Record) bool { return r.N > 0 })),
+		m("client reads the server's flight", is("read", "dialed", func(r tracefmt.Record) bool { return r.N > 0 })),
+		m("client TLS done", is("tls", "dialed", done)),
+		m("client writes the request, encrypted", is("write", "dialed", func(r tracefmt.Record) bool { return r.N > len(request) })),
+		m("client reads the reply", is("read", "dialed", func(r tracefmt.Record) bool { return r.N > len(reply) })),
+		m("client closed", is("close", "dialed", errIs(""))))
+	inOrder(t, recs,
+		m("server TLS start", is("tls", "accepted", detailIs("start"))),
+		m("server reads the ClientHello", is("read", "accepted", func(r tracefmt.Record) bool { return r.N > 0 })),
+		m("server reads the client's Finished", is("read", "accepted", func(r tracefmt.Record) bool { return r.N > 0 })),
+		m("server TLS done", is("tls", "accepted", done)),
+		m("server writes the reply, encrypted", is("write", "accepted", func(r tracefmt.Record) bool { return r.N > len(reply) })),
+		m("server reads EOF", is("read", "accepted", nIs(0), errIs(""))),
+		m("server closed", is("close", "accepted", errIs(""))))
+	for _, r := range recs {
+		if r.Kind == "tls" && r.Detail == "failed" {
+			t.Errorf("%s handshake failed: %s", r.Role, r.Err)
+		}
+	}
+	findings := strings.Join(tracefmt.Findings(recs), "\n")
+	if !strings.Contains(findings, "OnOpen for it came only when the server's TLS handshake was done") {
+		t.Errorf("findings lack the TLS one:\n%s", findings)
+	}
+}
+
 // TestEveryScenarioHasCode keeps --list and the runner in step.
 func TestEveryScenarioHasCode(t *testing.T) {
 	for _, sc := range scenarios {
