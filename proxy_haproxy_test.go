@@ -49,24 +49,7 @@ backend be_v1
 backend be_v2
 	server s %s send-proxy-v2 proxy-v2-options crc32c,unique-id check check-send-proxy inter 200ms
 `, v1, v2, backend, backend)
-	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-db", "-f", path)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting haproxy: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out.String())
-		}
-	})
+	startHAProxy(t, bin, cfg)
 	for _, tc := range []struct {
 		name    string
 		port    int
@@ -139,4 +122,29 @@ func dialHAProxy(t *testing.T, port int) *net.TCPConn {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startHAProxy runs haproxy in the foreground with the configuration cfg
+// until the test ends; its output is logged if the test failed.
+func startHAProxy(t *testing.T, bin, cfg string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-db", "-f", path)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting haproxy: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("haproxy output:\n%s", out.String())
+		}
+	})
 }
