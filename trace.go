@@ -27,7 +27,7 @@ const (
 	TraceShutdown                      // shutdown(SHUT_WR)
 	TraceClose                         // close(); Err is the close reason given to OnClose
 	TraceTimer                         // a timer fired; Detail says which
-	TraceOpen                          // the connection opened (OnOpen follows)
+	TraceOpen                          // the connection opened: OnOpen follows, or with TLS or a PROXY header, the layer that waits for them
 	// TraceTLS is a TLS handshake's progress: Detail "start"; "done" with
 	// the version, the ALPN protocol and whether the session was resumed,
 	// as in "done version=TLS1.3 alpn=h2 resumed=false"; or "failed" with
