@@ -92,6 +92,11 @@ type tlsConn struct {
 
 	done atomic.Bool // the handshake completed: ConnectionState may ask tc
 
+	// The loop clock when the handshake started (the connection opened)
+	// and ended; written before done is set, so readers that saw done may
+	// read them.
+	startedAt, doneAt int64
+
 	// Guarded by wmu: the write side, which writers on any goroutine share.
 	// Lock order: wmu, then crypto/tls's own, then Conn.mu (tlsPipe.Write).
 	wmu      sync.Mutex
@@ -142,6 +147,19 @@ func (c *Conn) tlsLayer() *tlsConn {
 // cipher suite, ALPN protocol, server name, peer certificates and whether
 // the session was resumed. ok is false for a connection without TLS and
 // before its handshake completed (it has when OnOpen runs). It is safe
+// HandshakeDuration returns how long the TLS handshake took, from the
+// connection's opening (accept, or the TCP connect's completion) to the
+// handshake's end, on the loop's clock; 0 for a connection without TLS or
+// before its handshake completed. A dial's connect time without the
+// handshake is the time to OnOpen minus this. Any goroutine.
+func (c *Conn) HandshakeDuration() time.Duration {
+	t := c.tlsLayer()
+	if t == nil || !t.done.Load() {
+		return 0
+	}
+	return time.Duration(t.doneAt - t.startedAt)
+}
+
 // from any goroutine.
 func (c *Conn) ConnectionState() (state tls.ConnectionState, ok bool) {
 	t := c.tlsLayer()
@@ -163,6 +181,7 @@ func (t *tlsConn) OnOpen(c *Conn) {
 		d.done = nil
 	}
 	t.phase = tlsHandshaking
+	t.startedAt = l.now
 	t.timer.f = func() {
 		if c.state == stateOpen && t.phase == tlsHandshaking {
 			l.traceDetail(TraceTimer, c.fd, c, 0, "tls-handshake", nil)
@@ -209,6 +228,7 @@ func (t *tlsConn) handshakeDone(c *Conn, err error) {
 	l.timers.remove(&t.timer.e)
 	t.phase = tlsOpen
 	t.pipe.setNonblocking()
+	t.doneAt = l.now
 	t.done.Store(true)
 	l.stats.tlsHandshakes.Add(1)
 	if l.opts.Tracer != nil {

@@ -144,6 +144,9 @@ func TestTLSDialGoServer(t *testing.T) {
 	if got, ok := c.ConnectionState(); !ok || got.Version != cs.Version {
 		t.Fatalf("ConnectionState after Dial: %v %x", ok, got.Version)
 	}
+	if d := c.HandshakeDuration(); d <= 0 || d > 30*time.Second {
+		t.Fatalf("HandshakeDuration %v after the handshake", d)
+	}
 	c.Write([]byte("hello"))
 	if got := readN(t, data, 5); string(got) != "hello" {
 		t.Fatalf("echo %q", got)

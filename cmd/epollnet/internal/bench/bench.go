@@ -181,7 +181,8 @@ type benchRun struct {
 // (the counters are also read by the progress line).
 type benchLoop struct {
 	lat, connect *hdr.Histogram
-	status       [600]uint64 // responses by status code; 599 holds 599 and above
+	handshake    *hdr.Histogram // --tls: the TLS handshake, apart from connect
+	status       [600]uint64    // responses by status code; 599 holds 599 and above
 	sent, done   cli.PaddedCount
 	opened       cli.PaddedCount // connections opened in the window
 	lost         uint64          // requests in flight on connections that closed before the window ended
@@ -227,6 +228,7 @@ func newBenchRun(o benchOptions, network, address string, loops int) (*benchRun,
 	for i := range r.loops {
 		r.loops[i].lat, _ = hdr.New(histHighest, 3)
 		r.loops[i].connect, _ = hdr.New(histHighest, 3)
+		r.loops[i].handshake, _ = hdr.New(histHighest, 3)
 	}
 	return r, nil
 }

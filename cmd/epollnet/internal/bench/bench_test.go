@@ -259,7 +259,7 @@ func TestBenchJSONFieldsDocumented(t *testing.T) {
 	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)` \\|").FindAllStringSubmatch(section, -1) {
 		documented[m[1]] = true
 	}
-	rep := benchReport{Latency: &distribution{}, TLS: &tlsReport{}}
+	rep := benchReport{Latency: &distribution{}, TLS: &tlsReport{}, Handshake: &distribution{}}
 	b, _ := json.Marshal(rep)
 	var top map[string]json.RawMessage
 	json.Unmarshal(b, &top)
@@ -271,7 +271,7 @@ func TestBenchJSONFieldsDocumented(t *testing.T) {
 	var dist map[string]any
 	json.Unmarshal(b, &dist)
 	for k := range dist {
-		want = append(want, "latency_us."+k, "connect_us."+k)
+		want = append(want, "latency_us."+k, "connect_us."+k, "handshake_us."+k)
 	}
 	b, _ = json.Marshal(tlsReport{})
 	var tlsFields map[string]any
@@ -365,7 +365,8 @@ func TestBenchTLS(t *testing.T) {
 	code, rep, stderr := benchJSON(t, "--tls", "--proto", "http", "-c", "4", "-d", "300ms", "--requests-per-conn", "1")
 	checkClean(t, code, rep, stderr, 4)
 	if rep.TLS == nil || rep.TLS.Version == "" || rep.TLS.ALPN != "http/1.1" ||
-		rep.TLS.Full+rep.TLS.Resumed != rep.Connects || rep.TLS.Resumed == 0 {
+		rep.TLS.Full+rep.TLS.Resumed != rep.Connects || rep.TLS.Resumed == 0 ||
+		rep.Handshake == nil || rep.Handshake.Count != rep.Connects || rep.Handshake.P50 <= 0 {
 		t.Fatalf("TLS report %+v for %d connections", rep.TLS, rep.Connects)
 	}
 }

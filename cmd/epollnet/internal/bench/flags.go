@@ -375,7 +375,8 @@ Target and protocol:
                      without --target the in-process server does too, with
                      a throwaway certificate bench trusts. New connections
                      resume sessions (tickets); the report counts full and
-                     resumed handshakes. Connect time includes the handshake
+                     resumed handshakes, and the handshake's time apart
+                     from connect time
   --insecure         with --tls: do not verify the server's certificate
   --sni NAME         with --tls: the server name to send and verify
                      (default: the target's host)

@@ -43,6 +43,7 @@ type benchReport struct {
 	ConnectsPerS float64           `json:"connects_per_s"`
 	TimeWait     *int              `json:"time_wait"`
 	TLS          *tlsReport        `json:"tls,omitempty"`
+	Handshake    *distribution     `json:"handshake_us,omitempty"`
 	Connect      distribution      `json:"connect_us"`
 	Status       map[string]uint64 `json:"status"`
 	Errors       map[string]uint64 `json:"errors"`
@@ -76,6 +77,7 @@ func distOf(h *hdr.Histogram) distribution {
 func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benchReport {
 	lat, _ := hdr.New(histHighest, 3)
 	conn, _ := hdr.New(histHighest, 3)
+	hs, _ := hdr.New(histHighest, 3)
 	rep := &benchReport{Network: r.network, Proto: r.o.proto, Connections: r.o.conns,
 		Pipeline: r.o.pipeline, PerConn: r.o.perConn, Rate: r.o.rate, DurationS: elapsed.Seconds(),
 		BytesIn: total.BytesIn, BytesOut: total.BytesOut,
@@ -89,6 +91,7 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 		lp := &r.loops[i]
 		lat.Merge(lp.lat)
 		conn.Merge(lp.connect)
+		hs.Merge(lp.handshake)
 		rep.Requests += lp.done.Load()
 		rep.Sent += lp.sent.Load()
 		rep.Lost += lp.lost
@@ -101,6 +104,8 @@ func (r *benchRun) report(elapsed time.Duration, total epollnet.LoopStats) *benc
 		}
 	}
 	if r.o.tls.on {
+		d := distOf(hs)
+		rep.Handshake = &d
 		rep.TLS = &tlsReport{Version: tlsSum.version, ALPN: tlsSum.alpn, Full: tlsSum.full, Resumed: tlsSum.resumed}
 	}
 	// Every request sent was answered in the window, lost with its
@@ -263,6 +268,9 @@ func (rep *benchReport) writeText(w io.Writer) error {
 		fmt.Fprintf(&b, "  latency     %s\n", rep.Latency.text())
 	}
 	fmt.Fprintf(&b, "  connect     %s\n", rep.Connect.text())
+	if rep.Handshake != nil {
+		fmt.Fprintf(&b, "  handshake   %s\n", rep.Handshake.text())
+	}
 	if rep.TLS != nil {
 		fmt.Fprintf(&b, "  tls         %s\n", tlsCounts{rep.TLS.Full, rep.TLS.Resumed, rep.TLS.Version, rep.TLS.ALPN}.text())
 	}
