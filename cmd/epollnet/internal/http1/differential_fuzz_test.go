@@ -428,7 +428,7 @@ func hasNonASCII(s string) bool {
 
 // Rules for requests and responses alike.
 var (
-	// RFC 9112 §2.2 lets a recipient accept a bare LF as a line
+	// RFC 9112 section 2.2 lets a recipient accept a bare LF as a line
 	// terminator, and net/http's textproto does, in the head and the
 	// trailers. We do not, anywhere: a proxy that splits lines otherwise
 	// would frame the bytes differently (package doc; CVE-2025-22871).
@@ -439,14 +439,14 @@ var (
 		statusLine := c.resp != nil && c.oursRejected(errBadStatusLine) && !bytes.HasSuffix(first, []byte("\r"))
 		return (c.oursRejected(errBareLF) || statusLine) && c.nhAccepted() && hasBareLF(c.data)
 	}}
-	// RFC 9112 §5.2: a recipient of obs-fold MUST either reject the
+	// RFC 9112 section 5.2: a recipient of obs-fold MUST either reject the
 	// message or replace each obs-fold with SP. net/http replaces; we
 	// reject (package doc).
 	ruleObsFold = nhRule{"obs-fold", "verdict", func(c *nhCase) bool {
 		return c.oursRejected(errObsFold) && c.nhAccepted() &&
 			(bytes.Contains(c.data, []byte("\n ")) || bytes.Contains(c.data, []byte("\n\t")))
 	}}
-	// RFC 9112 §5.1: no whitespace is allowed between a field name and
+	// RFC 9112 section 5.1: no whitespace is allowed between a field name and
 	// the colon, and a server MUST reject such a request with 400; a name
 	// is a token, without spaces. net/http's textproto keeps a name with
 	// spaces in or after it, uncanonicalized (go.dev/issue/34540); its
@@ -466,14 +466,14 @@ var (
 		return false
 	}}
 	// An HTTP/1.1 connection speaks HTTP/1.x only; we answer 505 (RFC
-	// 9110 §15.6.6). net/http's ReadRequest and ReadResponse accept any
+	// 9110 section 15.6.6). net/http's ReadRequest and ReadResponse accept any
 	// HTTP/d.d; its Server then answers 505 (http1ServerSupportsRequest,
 	// which lets "PRI * HTTP/2.0" through to handlers for h2c).
 	ruleMajorVersion = nhRule{"major-version", "verdict", func(c *nhCase) bool {
 		major, _ := c.nh.proto()
 		return c.oursRejected(errVersion) && c.nhAccepted() && major != 1
 	}}
-	// RFC 9110 §8.6: a Content-Length that is a list of identical decimal
+	// RFC 9110 section 8.6: a Content-Length that is a list of identical decimal
 	// values, on one line ("42, 42") or repeated lines, MAY be accepted as
 	// that value, and we do, comparing values. net/http accepts repeated
 	// lines only, and only if their text is identical (transfer.go,
@@ -485,14 +485,14 @@ var (
 		}
 		return c.nhRefused("Content-Length") && values > 1
 	}}
-	// RFC 9112 §6.3 item 3: a message with both Transfer-Encoding and
+	// RFC 9112 section 6.3 item 3: a message with both Transfer-Encoding and
 	// Content-Length "ought to be handled as an error" (a server MAY
 	// reject it, a client should close after it); we refuse it, a
 	// smuggling vector. net/http drops Content-Length and reads chunked.
 	ruleLengthAndChunked = nhRule{"content-length-with-chunked", "verdict", func(c *nhCase) bool {
 		return c.oursRejected(errLengthAndTE) && c.nhAccepted() && c.nh.chunked()
 	}}
-	// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding MUST be
+	// RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding MUST be
 	// treated as having faulty framing; we refuse it (as malformed, if
 	// its value is not a list of tokens). net/http ignores
 	// Transfer-Encoding in HTTP/1.0 (transfer.go, go.dev/issue/12785).
@@ -503,10 +503,10 @@ var (
 	}}
 	// net/http supports Transfer-Encoding only as a single field line
 	// whose value is "chunked" (transfer.go: "like nginx"). We accept what
-	// RFC 9112 §6.1 defines: the list may span lines and have empty
-	// elements, which recipients ignore (RFC 9110 §5.6.1), so ", chunked"
+	// RFC 9112 section 6.1 defines: the list may span lines and have empty
+	// elements, which recipients ignore (RFC 9110 section 5.6.1), so ", chunked"
 	// is chunked. In a response, a final coding other than chunked makes
-	// the body close-delimited (RFC 9112 §6.3 item 4), and "gzip, chunked"
+	// the body close-delimited (RFC 9112 section 6.3 item 4), and "gzip, chunked"
 	// is a chunked body we return undecoded; on a response without a body
 	// the codings do not matter.
 	ruleTEList = nhRule{"te-list", "verdict", func(c *nhCase) bool {
@@ -517,26 +517,26 @@ var (
 	// net/http discards whatever follows a chunk-size's ";" unchecked, and
 	// whitespace after the size (internal/chunked.go, removeChunkExtension:
 	// "TODO: care about exact syntax"). We check the chunk-ext grammar of
-	// RFC 9112 §7.1.1, which has neither control bytes nor trailing
+	// RFC 9112 section 7.1.1, which has neither control bytes nor trailing
 	// whitespace.
 	ruleChunkExtSyntax = nhRule{"chunk-ext-syntax", "verdict", func(c *nhCase) bool {
 		return c.oursRejected(errBadChunkExt) && c.nhAccepted() && c.nh.chunked()
 	}}
-	// RFC 9112 §7.1.1 allows BWS before a chunk extension's ";", and RFC
-	// 9110 §5.6.3 says recipients MUST accept it. net/http reads "5 ;x" as
+	// RFC 9112 section 7.1.1 allows BWS before a chunk extension's ";", and RFC
+	// 9110 section 5.6.3 says recipients MUST accept it. net/http reads "5 ;x" as
 	// a chunk size of "5 ".
 	ruleChunkExtBWS = nhRule{"chunk-ext-bws", "verdict", func(c *nhCase) bool {
 		return c.nhRefused("invalid byte in chunk length") &&
 			(bytes.Contains(c.data, []byte(" ;")) || bytes.Contains(c.data, []byte("\t;")))
 	}}
-	// chunk-size = 1*HEXDIG (RFC 9112 §7.1): any number of digits. net/http
+	// chunk-size = 1*HEXDIG (RFC 9112 section 7.1): any number of digits. net/http
 	// refuses more than 16, leading zeros included; we refuse a size only
 	// when its value overflows.
 	ruleChunkSizeDigits = nhRule{"chunk-size-digits", "verdict", func(c *nhCase) bool {
 		return c.nhRefused("http chunk length too large")
 	}}
 	// The Trailer field announces fields that may follow a chunked body
-	// (RFC 9110 §6.6.2); we do not interpret it. net/http refuses a
+	// (RFC 9110 section 6.6.2); we do not interpret it. net/http refuses a
 	// chunked message whose Trailer names Transfer-Encoding, Trailer or
 	// Content-Length (transfer.go, fixTrailer).
 	ruleTrailerDeclaration = nhRule{"trailer-declares-framing-field", "verdict", func(c *nhCase) bool {
@@ -578,7 +578,7 @@ func init() { requestRules = requestRuleList() }
 
 func requestRuleList() []nhRule {
 	return []nhRule{
-		// RFC 9112 §2.2: a server SHOULD ignore at least one empty line before
+		// RFC 9112 section 2.2: a server SHOULD ignore at least one empty line before
 		// the request-line; we skip them. net/http's ReadRequest reads an
 		// empty request-line as malformed (its Server skips up to four CR or
 		// LF bytes, and only after a POST). The rule holds only if net/http
@@ -601,21 +601,21 @@ func requestRuleList() []nhRule {
 		ruleObsFold,
 		ruleSpaceBeforeColon,
 		ruleMajorVersion,
-		// RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
+		// RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request
 		// without Host, or with more than one or an invalid one. net/http's
 		// ReadRequest leaves Host to its Server (nhServerRefuses).
 		{"host-checked-by-server", "verdict", func(c *nhCase) bool {
 			return c.oursRejected(errMissingHost, errBadHost) && c.nhAccepted() && nhServerRefuses(c.nh.req, c.nh.hosts) != ""
 		}},
-		// The same rule admits no exception for CONNECT (RFC 9112 §3.2, and
-		// RFC 9110 §9.3.6 shows CONNECT with Host); net/http's Server exempts
+		// The same rule admits no exception for CONNECT (RFC 9112 section 3.2, and
+		// RFC 9110 section 9.3.6 shows CONNECT with Host); net/http's Server exempts
 		// CONNECT.
 		{"connect-without-host", "verdict", func(c *nhCase) bool {
 			return c.oursRejected(errMissingHost) && c.nhAccepted() && c.nh.req.Method == "CONNECT" &&
 				len(c.nh.hosts) == 0
 		}},
 		// We check the request-target's bytes only (printable ASCII, RFC 3986
-		// §2) and leave its form and syntax to the handler: it does not
+		// section 2) and leave its form and syntax to the handler: it does not
 		// affect framing. net/http parses it as a URL (url.ParseRequestURI)
 		// and refuses a target that is not origin-, absolute-, authority- or
 		// asterisk-form, a bad %-escape, or a bad port.
@@ -623,14 +623,14 @@ func requestRuleList() []nhRule {
 			var ue *url.Error
 			return c.ours == nhAccept && c.nh.verdict == nhReject && errors.As(c.nh.err, &ue)
 		}},
-		// RFC 9112 §3.2.3: a CONNECT request-target is authority-form,
+		// RFC 9112 section 3.2.3: a CONNECT request-target is authority-form,
 		// uri-host ":" port, never empty. net/http parses "http://" followed
 		// by the target, and an empty one parses.
 		{"connect-empty-target", "verdict", func(c *nhCase) bool {
 			return c.oursRejected(errBadTarget) && c.nhAccepted() && c.nh.req.Method == "CONNECT" &&
 				c.nh.req.RequestURI == ""
 		}},
-		// Raw bytes over 0x7F are no URI characters (RFC 3986 §2); we refuse
+		// Raw bytes over 0x7F are no URI characters (RFC 3986 section 2); we refuse
 		// them in the request-target (package doc). net/http passes them on.
 		{"target-non-ascii", "verdict", func(c *nhCase) bool {
 			return c.oursRejected(errBadTarget) && c.nhAccepted() && hasNonASCII(c.nh.req.RequestURI)
@@ -645,7 +645,7 @@ func requestRuleList() []nhRule {
 		ruleTrailerDeclaration,
 		ruleLimits,
 		ruleTrailerBuffer,
-		// RFC 9112 §3.2.2: for an absolute-form target the server uses the
+		// RFC 9112 section 3.2.2: for an absolute-form target the server uses the
 		// target's authority, not Host. net/http puts that authority in
 		// Request.Host; our Request.Host is the Host field as sent, and the
 		// handler has the target.
@@ -661,12 +661,12 @@ var responseRules = []nhRule{
 	ruleObsFold,
 	ruleSpaceBeforeColon,
 	ruleMajorVersion,
-	// RFC 9112 §4: one SP between the HTTP-version and the status-code.
+	// RFC 9112 section 4: one SP between the HTTP-version and the status-code.
 	// net/http skips any number of spaces there.
 	{"status-line-spaces", "verdict", func(c *nhCase) bool {
 		return c.oursRejected(errBadStatusLine) && c.nhAccepted() && len(c.data) > 9 && string(c.data[8:10]) == "  "
 	}},
-	// RFC 9110 §15: a status code is three digits, from 100 (we accept up
+	// RFC 9110 section 15: a status code is three digits, from 100 (we accept up
 	// to 999). net/http takes any three bytes strconv.Atoi reads as a
 	// non-negative number: "099", "+99".
 	{"status-code-range", "verdict", func(c *nhCase) bool {
@@ -677,7 +677,7 @@ var responseRules = []nhRule{
 		digits := !strings.ContainsFunc(code, func(r rune) bool { return r < '0' || r > '9' })
 		return c.nh.resp.StatusCode < 100 || !digits
 	}},
-	// RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
+	// RFC 9112 section 4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
 	// net/http takes the rest of the line, control bytes and CR included.
 	{"reason-phrase-chars", "verdict", func(c *nhCase) bool {
 		if !c.oursRejected(errBadStatusLine, errBareCR) || !c.nhAccepted() {
@@ -753,7 +753,7 @@ func FuzzRequestAgainstNetHTTP(f *testing.F) {
 }
 
 // FuzzResponseAgainstNetHTTP reads responses to GET and HEAD. A 2xx to
-// CONNECT, which starts a tunnel and has no body (RFC 9112 §6.3 item 2),
+// CONNECT, which starts a tunnel and has no body (RFC 9112 section 6.3 item 2),
 // is left out: http.ReadResponse reads it like any other, as net/http's
 // Transport handles CONNECT before reading a response.
 func FuzzResponseAgainstNetHTTP(f *testing.F) {
