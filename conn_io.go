@@ -190,10 +190,17 @@ func releaseBuf(keep **[]byte) {
 func (l *loop) onEOF(c *Conn) {
 	c.lf.set(lReadEOF)
 	c.lf.set(lPeerFirst)
-	l.updateInterest(c) // a socket at EOF stays readable forever under LT
 	c.src.h.OnReadEOF(c)
 	if c.lf.has(lShutDone) && c.state == stateOpen && !c.lf.has(lClosing) {
 		l.closeNow(c, nil) // both halves are finished
+		return
+	}
+	// A socket at EOF stays readable forever under LT: drop the read
+	// interest, unless the handler closed (its close, in this round's
+	// tasks, removes the registration: the usual end of a connection
+	// costs no epoll_ctl MOD before the DEL).
+	if c.reqs.Load()&reqClose == 0 {
+		l.updateInterest(c)
 	}
 }
 
