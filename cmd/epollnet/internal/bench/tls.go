@@ -1,17 +1,11 @@
 package bench
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 )
@@ -111,28 +105,13 @@ func (t tlsCounts) text() string {
 	return s + ": " + cli.Count(t.full) + " full handshakes, " + cli.Count(t.resumed) + " resumed"
 }
 
-// localCert makes a throwaway self-signed certificate for the in-process
-// server, valid for 127.0.0.1 and localhost, and a pool that trusts it.
+// localCert is the in-process server's configuration, with a throwaway
+// certificate, and a pool that trusts it.
 func localCert() (*tls.Config, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, roots, err := cli.ThrowawayCert("epollnet bench")
 	if err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "epollnet bench"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
-		MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	return cfg, roots, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"http/1.1"}}, roots, nil
 }

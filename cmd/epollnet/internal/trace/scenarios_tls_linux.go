@@ -2,18 +2,12 @@ package trace
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
-	"net"
-	"time"
 
 	"github.com/epollnet/epollnet"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 )
 
 // runTLS is the ok exchange over TLS 1.3: the listener serves a throwaway
@@ -41,30 +35,12 @@ func runTLS(ctx context.Context, s *session) error {
 	return s.waitCloses(ctx, 2)
 }
 
-// throwawayCert makes a self-signed ECDSA P-256 certificate for localhost
-// and 127.0.0.1, valid for a day, in memory: the server's configuration
-// (TLS 1.3 only) and a pool that trusts it.
+// throwawayCert is the server's configuration (TLS 1.3 only) with a
+// throwaway certificate, and a pool that trusts it.
 func throwawayCert() (*tls.Config, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, roots, err := cli.ThrowawayCert("epollnet trace")
 	if err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "epollnet trace"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
-		MinVersion: tls.VersionTLS13}
-	return cfg, roots, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, roots, nil
 }
