@@ -57,11 +57,19 @@ func checkServerConfig(c *tls.Config) error {
 // dialTLSConfig returns the client configuration for a dial to host: an
 // empty ServerName becomes host, on a copy, as tls.Dial does.
 func dialTLSConfig(c *tls.Config, host string) *tls.Config {
-	if c.ServerName != "" || host == "" {
+	needName := c.ServerName == "" && host != ""
+	if !needName && c.Renegotiation == tls.RenegotiateNever {
 		return c
 	}
 	c = c.Clone()
-	c.ServerName = host
+	if needName {
+		c.ServerName = host
+	}
+	// crypto/tls renegotiates inside Read, as a handshake, which cannot
+	// run over the loop's non-blocking records (it would keep the first
+	// "would block" for good and stall the connection): refuse it, as
+	// the server side of crypto/tls always does.
+	c.Renegotiation = tls.RenegotiateNever
 	return c
 }
 
@@ -103,6 +111,7 @@ type tlsConn struct {
 	ready    bool   // the handshake completed: writes go to tc
 	wclosed  bool   // CloseWrite or Close was called: close_notify sent, or due
 	closeReq bool   // Close was called
+	gone     bool   // the connection closed (OnClose ran): Close fails too
 	early    []byte // plaintext written before the handshake completed
 }
 
@@ -147,19 +156,6 @@ func (c *Conn) tlsLayer() *tlsConn {
 // cipher suite, ALPN protocol, server name, peer certificates and whether
 // the session was resumed. ok is false for a connection without TLS and
 // before its handshake completed (it has when OnOpen runs). It is safe
-// HandshakeDuration returns how long the TLS handshake took, from the
-// connection's opening (accept, or the TCP connect's completion) to the
-// handshake's end, on the loop's clock; 0 for a connection without TLS or
-// before its handshake completed. A dial's connect time without the
-// handshake is the time to OnOpen minus this. Any goroutine.
-func (c *Conn) HandshakeDuration() time.Duration {
-	t := c.tlsLayer()
-	if t == nil || !t.done.Load() {
-		return 0
-	}
-	return time.Duration(t.doneAt - t.startedAt)
-}
-
 // from any goroutine.
 func (c *Conn) ConnectionState() (state tls.ConnectionState, ok bool) {
 	t := c.tlsLayer()
@@ -167,6 +163,20 @@ func (c *Conn) ConnectionState() (state tls.ConnectionState, ok bool) {
 		return tls.ConnectionState{}, false
 	}
 	return t.tc.ConnectionState(), true
+}
+
+// HandshakeDuration returns how long the TLS handshake took, from its
+// start (the connection's opening: accept, after a PROXY header if the
+// listener wants one, or the TCP connect's completion) to its end, on the
+// loop's clock; 0 for a connection without TLS or before its handshake
+// completed. A dial's connect time without the handshake is the time to
+// OnOpen minus this. Any goroutine.
+func (c *Conn) HandshakeDuration() time.Duration {
+	t := c.tlsLayer()
+	if t == nil || !t.done.Load() {
+		return 0
+	}
+	return time.Duration(t.doneAt - t.startedAt)
 }
 
 // OnOpen runs when the connection is registered (accepted) or connected
@@ -413,6 +423,12 @@ func (t *tlsConn) OnWritable(c *Conn) {
 func (t *tlsConn) OnClose(c *Conn, why error) {
 	l := c.loop
 	t.pipe.fail(net.ErrClosed)
+	// Writes from now on fail, and plaintext queued during a handshake
+	// that will never complete is dropped (wmu holders never wait for the
+	// loop, so taking it here cannot block on them for long).
+	t.wmu.Lock()
+	t.gone, t.wclosed, t.early = true, true, nil
+	t.wmu.Unlock()
 	l.timers.remove(&t.timer.e)
 	releaseBuf(&t.plain)
 	if t.phase != tlsHandshaking {

@@ -98,7 +98,7 @@ func (t *tlsConn) writeEarly(c *Conn, p []byte, bufs [][]byte, total int) (int, 
 func (c *Conn) closeTLS() error {
 	t := c.x.tls
 	t.wmu.Lock()
-	if t.closeReq {
+	if t.closeReq || t.gone {
 		t.wmu.Unlock()
 		return c.opError("close", ErrClosed)
 	}

@@ -302,3 +302,43 @@ func TestTLSConfigErrors(t *testing.T) {
 		t.Fatal("DialAsync with a negative TLSHandshakeTimeout succeeded")
 	}
 }
+
+// TestTLSWriteAfterCloseDuringHandshakeFails: a dial whose connection
+// closed during its handshake (here: Abort) refuses later writes and
+// Close with ErrClosed, rather than queuing plaintext that would never be
+// sent.
+func TestTLSWriteAfterCloseDuringHandshakeFails(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	silent := listen(t, e, &BaseHandler{}, nil) // accepts, never answers the ClientHello
+	r := newRecorder()
+	c, err := e.DialAsync("tcp", silent.Addr().String(), r, &DialConfig{TLSConfig: certs(t).clientConfig("localhost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Abort()
+	recv(t, r.closed, "OnClose")
+	if n, err := c.Write([]byte("lost?")); n != 0 || !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after the close: %d, %v; want 0, ErrClosed", n, err)
+	}
+	if err := c.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Close after the close: %v; want ErrClosed", err)
+	}
+	if err := c.CloseWrite(); !errors.Is(err, ErrClosed) {
+		t.Errorf("CloseWrite after the close: %v; want ErrClosed", err)
+	}
+}
+
+// TestTLSDialRefusesRenegotiation: a dial's configuration asking for
+// renegotiation is used with renegotiation off (crypto/tls renegotiates
+// inside Read, as a handshake, which cannot run over the loop's
+// non-blocking records); the caller's configuration is left as it was.
+func TestTLSDialRefusesRenegotiation(t *testing.T) {
+	cfg := &tls.Config{ServerName: "example.test", Renegotiation: tls.RenegotiateFreelyAsClient}
+	got := dialTLSConfig(cfg, "other.test")
+	if got.Renegotiation != tls.RenegotiateNever || got.ServerName != "example.test" {
+		t.Errorf("renegotiation %v, server name %q", got.Renegotiation, got.ServerName)
+	}
+	if cfg.Renegotiation != tls.RenegotiateFreelyAsClient {
+		t.Error("the caller's configuration was changed")
+	}
+}
