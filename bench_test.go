@@ -17,7 +17,7 @@ func benchEcho(b *testing.B, size int, tracer func(*TraceEvent)) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e.Close()
+	defer e.Abort()
 	ln, err := e.Listen("tcp", "127.0.0.1:0", echoHandler{}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +63,7 @@ func BenchmarkEchoParallel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e.Close()
+	defer e.Abort()
 	ln, err := e.Listen("tcp", "127.0.0.1:0", echoHandler{}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -110,7 +110,7 @@ func BenchmarkTraceOff(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e.Close()
+	defer e.Abort()
 	l := e.loops[0]
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -124,7 +124,7 @@ func BenchmarkTraceOn(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e.Close()
+	defer e.Abort()
 	l := e.loops[0]
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -141,7 +141,7 @@ func BenchmarkTimerResetOffLoop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e.Close()
+	defer e.Abort()
 	t := e.AfterFunc(time.Hour, func() {})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -259,7 +259,7 @@ func (l *loop) flush(c *Conn) {
 	}
 	c.mu.Unlock()
 	if !drained {
-		if notify && c.state == stateOpen {
+		if notify && c.state == stateOpen && !c.isClosing() {
 			c.src.h.OnWritable(c) // down to the low watermark, not yet empty
 		}
 		return
@@ -273,8 +273,8 @@ func (l *loop) flush(c *Conn) {
 	case c.lf.has(lShutWr) && !c.lf.has(lShutDone):
 		l.shutdownWrite(c)
 	}
-	if notify && c.state == stateOpen {
-		c.src.h.OnWritable(c)
+	if notify && c.state == stateOpen && !c.isClosing() {
+		c.src.h.OnWritable(c) // a closing connection's handler produces no more
 	}
 }
 

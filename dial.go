@@ -83,7 +83,12 @@ type dialTarget struct {
 // invalid arguments and a closed engine. It is safe from any goroutine,
 // handlers included.
 func (e *Engine) DialAsync(network, address string, h Handler, cfg *DialConfig) (*Conn, error) {
-	c, tgt, err := e.prepareDial(network, address, h, cfg)
+	return e.dialAsyncOn(nil, network, address, h, cfg)
+}
+
+// dialAsyncOn is DialAsync on loop l, or on the one pickLoop chooses.
+func (e *Engine) dialAsyncOn(l *loop, network, address string, h Handler, cfg *DialConfig) (*Conn, error) {
+	c, tgt, err := e.prepareDial(l, network, address, h, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +112,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, c
 	if err := ctx.Err(); err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	c, tgt, err := e.prepareDial(network, address, h, cfg)
+	c, tgt, err := e.prepareDial(nil, network, address, h, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +158,8 @@ func dialResult(c *Conn, err error) (*Conn, error) {
 
 // prepareDial validates the arguments and creates the connecting Conn. A
 // literal address is parsed here; a hostname is returned for resolution.
-func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig) (*Conn, dialTarget, error) {
+// The connection goes to loop l, or to the one pickLoop chooses if l is nil.
+func (e *Engine) prepareDial(l *loop, network, address string, h Handler, cfg *DialConfig) (*Conn, dialTarget, error) {
 	var dc DialConfig
 	if cfg != nil {
 		dc = *cfg
@@ -179,7 +185,10 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 	if err != nil {
 		return fail(raddr, err)
 	}
-	c := newConn(e.pickLoop(), -1, network, &connSource{h: h}, RoleDialed)
+	if l == nil {
+		l = e.pickLoop()
+	}
+	c := newConn(l, -1, network, &connSource{h: h}, RoleDialed)
 	c.state = stateConnecting
 	c.ext().dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
 	if dc.TLSConfig != nil {

@@ -395,7 +395,7 @@ func TestShutdownDuringResolutionReportsOnce(t *testing.T) {
 			if _, err := e.DialAsync("tcp", addr, cli, nil); err != nil {
 				t.Fatal(err)
 			}
-			e.Close()
+			e.Close() // Abort by its deprecated name, which must keep working
 			cl := recv(t, cli.closed, "OnClose")
 			if !errors.Is(cl.err, ErrEngineShutdown) {
 				t.Errorf("reason %v, want ErrEngineShutdown", cl.err)

@@ -356,12 +356,21 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close aborts every connection and stops the engine at once.
-func (e *Engine) Close() error {
+// Abort stops the engine at once: listeners close, and every connection is
+// reset (as Conn.Abort does) without flushing its output, its OnClose
+// reporting ErrEngineShutdown. Shutdown is the graceful way.
+func (e *Engine) Abort() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return e.Shutdown(ctx)
 }
+
+// Close is Abort.
+//
+// Deprecated: the name suggests the graceful close that Conn.Close makes,
+// but it aborts every connection. Use Abort, or Shutdown to let
+// connections finish.
+func (e *Engine) Close() error { return e.Abort() }
 
 func (e *Engine) stopLoops() {
 	for _, l := range e.loops {

@@ -51,7 +51,7 @@ var (
 	ErrReadCapExceeded = errors.New("epollnet: read buffer cap exceeded")
 
 	// ErrEngineShutdown is the close reason of connections closed by
-	// Engine.Shutdown or Engine.Close.
+	// Engine.Shutdown or Engine.Abort.
 	ErrEngineShutdown = errors.New("epollnet: engine shut down")
 
 	// ErrIdleTimeout is the close reason when a connection saw neither reads
@@ -125,6 +125,11 @@ var (
 
 	// errDialOnLoop is returned by the blocking Dial called from a handler.
 	errDialOnLoop = errors.New("epollnet: blocking Dial called on an event loop goroutine; use DialAsync")
+
+	// Pipe's argument errors.
+	errPipeArgs    = errors.New("epollnet: Pipe needs two distinct connections")
+	errPipeLoops   = errors.New("epollnet: Pipe needs two connections of one event loop; dial the second with Conn.DialAsync")
+	errPipeOffLoop = errors.New("epollnet: Pipe called off the connections' event loop goroutine; call it from their handler")
 
 	// errNilHandler is returned by Listen, Dial and their variants without a
 	// Handler.

@@ -38,12 +38,24 @@ func leakCheck(t *testing.T) {
 			if time.Now().After(deadline) {
 				buf := make([]byte, 1<<16)
 				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak: fds %d -> %d, goroutines %d -> %d\n%s", fds, nf, gs, ng, buf)
+				t.Errorf("leak: fds %d -> %d %v, goroutines %d -> %d\n%s", fds, nf, fdTargets(), gs, ng, buf)
 				return
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
+}
+
+// fdTargets lists what this process's descriptors point to, for a leak
+// report.
+func fdTargets() []string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		out = append(out, e.Name()+"->"+target)
+	}
+	return out
 }
 
 // newEngine starts an engine that is shut down, and checked for leftover

@@ -248,7 +248,7 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	for _, o := range bad {
 		if e, err := New(o); err == nil {
-			e.Close()
+			e.Abort()
 			t.Errorf("New(%+v) succeeded", o)
 		} else if !strings.HasPrefix(err.Error(), "epollnet: ") {
 			t.Errorf("error %q lacks the package prefix", err)

@@ -60,7 +60,7 @@ func engineTLSServer(b *testing.B, cfg *tls.Config) (string, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return ln.Addr().String(), func() { e.Close() }
+	return ln.Addr().String(), func() { e.Abort() }
 }
 
 // goNetTLSServer is Go's net and crypto/tls, a goroutine per connection

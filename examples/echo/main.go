@@ -43,7 +43,7 @@ func run(addr string) error {
 	}
 	ln, err := e.Listen("tcp", addr, echo{}, &epollnet.ListenConfig{ReusePort: true})
 	if err != nil {
-		e.Close()
+		e.Abort()
 		return err
 	}
 	fmt.Printf("echo: listening on %s with %d loops\n", ln.Addr(), e.Loops())

@@ -67,7 +67,7 @@ func TestBenchChurnRunsOutOfLocalPorts(t *testing.T) {
 		unix.Close(fd)
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer eng.Abort()
 	if _, err := eng.ListenFD(fd, &sourceRecorder{ips: map[string]int{}}, nil); err != nil {
 		unix.Close(fd)
 		t.Fatal(err)

@@ -212,7 +212,7 @@ func TestBenchErrorClasses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer eng.Close()
+			defer eng.Abort()
 			ln, err := eng.Listen("tcp", "127.0.0.1:0", &rudeServer{mode: tc.mode}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -334,7 +334,7 @@ func TestBenchSourcesRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer eng.Abort()
 	h := &sourceRecorder{ips: map[string]int{}}
 	ln, err := eng.Listen("tcp", "127.0.0.1:0", h, nil)
 	if err != nil {

@@ -92,7 +92,7 @@ func TestBenchRequestsPerConnHTTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer eng.Close()
+			defer eng.Abort()
 			h := &closeRecorder{ignoreClose: ignore, conns: map[*epollnet.Conn][]bool{}}
 			ln, err := eng.Listen("tcp", "127.0.0.1:0", h, nil)
 			if err != nil {

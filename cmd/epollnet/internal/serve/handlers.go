@@ -2,7 +2,6 @@ package serve
 
 import (
 	"sync/atomic"
-	"time"
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
@@ -10,14 +9,12 @@ import (
 
 // serveStats are the counters "serve" keeps besides Engine.Stats.
 type serveStats struct {
-	open      atomic.Int64      // connections open now, refused ones until closed
-	refused   atomic.Uint64     // connections reset for exceeding --max-conns
-	badReqs   atomic.Uint64     // http: requests answered with a 4xx/5xx parse error
-	timeouts  atomic.Uint64     // http: header timeouts answered with 408
-	perLoop   []cli.PaddedCount // http: requests answered; echo, discard: reads
-	maxConns  int64
-	writeHigh int // echo and http pause reading above this much pending output
-	writeLow  int // ... and resume at or below this much
+	open     atomic.Int64      // connections open now, refused ones until closed
+	refused  atomic.Uint64     // connections reset for exceeding --max-conns
+	badReqs  atomic.Uint64     // http: requests answered with a 4xx/5xx parse error
+	timeouts atomic.Uint64     // http: header timeouts answered with 408
+	perLoop  []cli.PaddedCount // http: requests answered; echo, discard: reads
+	maxConns int64
 	// resetOverCap: --at-cap reset. Under wait the engine holds the
 	// listeners at the cap and nothing is reset here.
 	resetOverCap bool
@@ -79,41 +76,20 @@ func (b *serveBase) OnClose(c *epollnet.Conn, reason error) { b.st.open.Add(-1) 
 type discardServer struct{ serveBase }
 
 // flow is a connection's backpressure state (echo and http). Once its
-// output passes the high-water mark, the handler stops consuming input and
-// asks the engine to stop reading; OnWritable undoes both. PauseRead is a
-// request to the loop, which may still deliver the reads it has started
-// (up to 3 more of serveReadSize): returning 0 keeps those in the engine's
-// buffer instead of producing more output, so neither cap is reached.
+// output passes the engine's high watermark, the handler stops consuming
+// input and asks the engine to stop reading; OnWritable, which the engine
+// calls when the output drained to the low watermark, undoes both.
+// PauseRead is a request to the loop, which may still deliver the reads it
+// has started: returning 0 keeps those in the engine's buffer instead of
+// producing more output, so neither cap is reached.
 type flow struct{ paused bool }
 
-// drainPoll is how often a paused connection's output is checked, in case
-// OnWritable does not come: (*loop).flush clears its high-water flag when
-// a partial write leaves the output at or below the low-water mark but
-// not empty, and then returns before calling OnWritable, so a connection
-// waiting for it alone could stay paused for good.
-const drainPoll = 10 * time.Millisecond
-
-// throttle pauses f if c's output is above the high-water mark.
+// throttle pauses f if c's output is above the high watermark.
 func (b *serveBase) throttle(c *epollnet.Conn, f *flow) {
-	if c.Buffered() > b.st.writeHigh {
+	if !f.paused && c.OverHighWater() {
 		f.paused = true
 		c.PauseRead()
-		b.watchDrain(c, f)
 	}
-}
-
-// watchDrain resumes f once c's output drained to the low-water mark,
-// should OnWritable not do it first.
-func (b *serveBase) watchDrain(c *epollnet.Conn, f *flow) {
-	c.AfterFunc(drainPoll, func() {
-		switch {
-		case !f.paused:
-		case c.Buffered() <= b.st.writeLow:
-			b.unthrottle(c, f)
-		default:
-			b.watchDrain(c, f)
-		}
-	})
 }
 
 // unthrottle resumes a paused f: the engine then offers the input it kept.

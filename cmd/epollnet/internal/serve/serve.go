@@ -72,7 +72,6 @@ func newServer(o serveOptions, listeners int, logger *slog.Logger) (*runningServ
 		maxConns = defaultMaxConns(eng.Loops(), listeners)
 	}
 	st := newServeStats(eng.Loops(), int64(maxConns))
-	st.writeHigh, st.writeLow = high, high/4
 	s := &runningServer{o: o, eng: eng, st: st, tls: tlsConfig, started: time.Now()}
 	if o.atCap == capWait {
 		// The engine caps each listener (ListenConfig.MaxConns), so the cap
@@ -114,7 +113,7 @@ func startServer(o serveOptions) (*runningServer, error) {
 			}
 		}
 		if err != nil {
-			s.eng.Close()
+			s.eng.Abort()
 			return nil, err
 		}
 	}
@@ -181,7 +180,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 	if err != nil {
 		metrics.close()
-		s.eng.Close()
+		s.eng.Abort()
 		s.removeSockets()
 		return err
 	}

@@ -52,7 +52,7 @@ func openServer(o serveOptions, hv *handover, logger *slog.Logger) (*runningServ
 		}
 	}
 	if err != nil {
-		s.eng.Close()
+		s.eng.Abort()
 		s.removeSockets()
 		return nil, err
 	}
