@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epollnet/epollnet/internal/nettest"
 	"github.com/epollnet/epollnet/internal/sys"
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,7 @@ func blockLoop(e *Engine, i int) (release func()) {
 }
 
 func TestAcceptedSocketIsNonBlocking(t *testing.T) {
+	nettest.NeedEpoll(t, "raw descriptor flags")
 	e := newEngine(t, Options{Loops: 1})
 	flags := make(chan [2]int, 1)
 	r := newRecorder()
@@ -201,6 +203,7 @@ func TestIPv6Listener(t *testing.T) {
 }
 
 func TestListenFromNetListener(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFrom adopts a descriptor")
 	e := newEngine(t, Options{Loops: 1})
 	nl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

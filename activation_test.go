@@ -22,6 +22,7 @@ import (
 // LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES set (sd_listen_fds(3)). The child
 // serves that connection through Engine.ListenActivated and exits.
 func TestListenActivatedUnderSystemdSocketActivate(t *testing.T) {
+	nettest.NeedEpoll(t, "socket activation passes descriptors")
 	if os.Getenv("EPOLLNET_ACTIVATION_CHILD") == "1" {
 		activationChild()
 		return

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // TestGracefulCloseDeliversEverythingToASlowReader: a graceful close's
@@ -124,6 +126,7 @@ func TestSendTimeoutCountsFromTheLastProgress(t *testing.T) {
 // read) acknowledges nothing more: after LingerTimeout without progress
 // the connection is reset with ErrLingerTimeout, a net.Error timeout.
 func TestLingerTimeoutCutsAPeerThatStoppedReading(t *testing.T) {
+	nettest.NeedEpoll(t, "SIOCOUTQ sees unacknowledged bytes")
 	e := newEngine(t, Options{Loops: 1, LingerTimeout: 100 * time.Millisecond, SendTimeout: time.Minute})
 	h := &writeThenClose{payload: make([]byte, 48<<10), closed: make(chan error, 1)}
 	ln := listen(t, e, h, nil)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // The basic behaviour of non-blocking connect, accept, listen, send and recv
@@ -28,6 +30,7 @@ const quietWindow = 300 * time.Millisecond
 // finished when connect() returns, so the engine waits for the event (see
 // docs/kernel.md, "connect returns EINPROGRESS, even on loopback").
 func TestConnectReturnsEINPROGRESS(t *testing.T) {
+	nettest.NeedEpoll(t, "a raw socket's connect")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	cli := newDialHandler()
@@ -49,6 +52,7 @@ func TestConnectReturnsEINPROGRESS(t *testing.T) {
 // through the connect completes at the next SYN retransmission (~1 s) (see
 // docs/kernel.md, "No writability while SYNs are lost").
 func TestNoWritabilityWhileSYNsDropped(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	undo, err := env.ns.DropSYN(port(t, addr))
@@ -78,6 +82,7 @@ func TestNoWritabilityWhileSYNsDropped(t *testing.T) {
 // can then be sent (see docs/kernel.md, "EPOLLOUT is not success: read
 // SO_ERROR once").
 func TestConnectCompletionReportsOUTAndSOErrorZero(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, _, addr := env.listen(t, srv, 16)
@@ -113,6 +118,7 @@ func TestConnectCompletionReportsOUTAndSOErrorZero(t *testing.T) {
 // (see docs/kernel.md, "The listener fires on the final ACK, not at
 // SYN+ACK").
 func TestListenerReadableOnlyAfterFinalACK(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, lfd, addr := env.listen(t, srv, 16)
@@ -143,6 +149,7 @@ func TestListenerReadableOnlyAfterFinalACK(t *testing.T) {
 // soon as the client sends, and the accepted socket already holds the data
 // (see docs/kernel.md, "First data can complete the handshake").
 func TestFirstDataCompletesHandshakeWhenFinalACKLost(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, lfd, addr := env.listen(t, srv, 16)
@@ -160,6 +167,7 @@ func TestFirstDataCompletesHandshakeWhenFinalACKLost(t *testing.T) {
 // becomes readable when the client sends (see docs/kernel.md, "New sockets
 // are writable, and readable only when something arrived").
 func TestAcceptedSocketWritableNotReadableUntilData(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, lfd, addr := env.listen(t, srv, 16)
@@ -186,6 +194,7 @@ func TestAcceptedSocketWritableNotReadableUntilData(t *testing.T) {
 // server sends; TCP treats both ends alike (see docs/kernel.md, "New
 // sockets are writable, and readable only when something arrived").
 func TestDialedSocketWritableNotReadableUntilData(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, _, addr := env.listen(t, srv, 16)
@@ -205,6 +214,7 @@ func TestDialedSocketWritableNotReadableUntilData(t *testing.T) {
 // with nothing to read (see docs/kernel.md, "EAGAIN on send, recv and
 // accept").
 func TestEAGAINOnEmptyAcceptAndRecv(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, lfd, addr := env.listen(t, srv, 16)
@@ -273,6 +283,7 @@ func TestListenNeverBlocksOrReturnsEINPROGRESS(t *testing.T) {
 // works against a blocking accept() (see docs/kernel.md, "accept does not
 // inherit O_NONBLOCK").
 func TestBlockingAndNonBlockingModesIndependent(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket and raw descriptors")
 	t.Run("BlockingClientEngineServer", func(t *testing.T) {
 		env := newNSEnv(t, Options{})
 		_, _, addr := env.listen(t, echoHandler{}, 16)

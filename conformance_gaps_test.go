@@ -44,6 +44,7 @@ func expectDialFailure(t *testing.T, h *dialHandler, errno error, class ErrorCla
 // "reject with tcp reset" looks the same (see docs/kernel.md, "A refused
 // connect").
 func TestConnectRefusedReportsSOError(t *testing.T) {
+	nettest.NeedEpoll(t, "raw sockets and kernel readiness")
 	for _, tc := range []struct {
 		name  string
 		setup func(*testing.T, *nsEnv) string
@@ -86,6 +87,7 @@ func TestConnectRefusedReportsSOError(t *testing.T) {
 // SO_ERROR on any event and fails the dial at once (see docs/kernel.md,
 // "An ICMP-rejected connect").
 func TestICMPRejectFailsDialAtOnce(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket in a network namespace")
 	for _, tc := range []struct {
 		code  nettest.ICMPCode
 		errno syscall.Errno
@@ -121,6 +123,7 @@ func TestICMPRejectFailsDialAtOnce(t *testing.T) {
 // nothing until the SYN retransmission (~1 s), and the errno is EACCES,
 // which Classify still calls unreachable.
 func TestICMPv6AdminProhibitedIsEACCES(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	env := newNSEnv(t, Options{})
 	fd, addr := env.rawListen(t, unix.AF_INET6, 16)
 	closeAtEnd(t, fd)
@@ -140,6 +143,7 @@ func TestICMPv6AdminProhibitedIsEACCES(t *testing.T) {
 // a timeout, and no descriptor is left (see docs/kernel.md, "A blackholed
 // connect").
 func TestBlackholedDialTimesOutAndClosesSocket(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	if _, err := env.ns.DropSYN(port(t, addr)); err != nil {
@@ -175,6 +179,7 @@ func TestBlackholedDialTimesOutAndClosesSocket(t *testing.T) {
 // and the error is a timeout too (see docs/kernel.md, "A blackholed
 // connect").
 func TestKernelConnectTimeoutIsTimeout(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	if _, err := env.ns.DropSYN(port(t, addr)); err != nil {
@@ -203,6 +208,7 @@ func TestKernelConnectTimeoutIsTimeout(t *testing.T) {
 // TestDialContextEndsDial: canceling Dial's context closes the connecting
 // socket and fails with context.Canceled; a context deadline is a timeout.
 func TestDialContextEndsDial(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket in a network namespace")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	if _, err := env.ns.DropSYN(port(t, addr)); err != nil {
@@ -246,6 +252,7 @@ func TestDialContextEndsDial(t *testing.T) {
 // a whole-second latency, not an error (see docs/kernel.md, "A full
 // backlog drops SYNs silently").
 func TestFullBacklogDelaysConnectNotError(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket and the kernel's backlog")
 	env := newNSEnv(t, Options{})
 	lfd, addr := env.rawListen(t, unix.AF_INET, 1)
 	closeAtEnd(t, lfd)
@@ -279,6 +286,7 @@ func TestFullBacklogDelaysConnectNotError(t *testing.T) {
 // "TCP_DEFER_ACCEPT").
 // Loopback suffices: nothing needs to be dropped.
 func TestDeferAcceptListenerFiresOnlyOnData(t *testing.T) {
+	nettest.NeedEpoll(t, "TCP_DEFER_ACCEPT")
 	tl := newTraceLog()
 	e := newEngine(t, Options{Loops: 1, Tracer: tl.record})
 	srv := newDialHandler()
@@ -302,6 +310,7 @@ func TestDeferAcceptListenerFiresOnlyOnData(t *testing.T) {
 // back from inside the caller's own call. (docs/kernel.md, "connect returns
 // EINPROGRESS, even on loopback", lists connect's other results.)
 func TestImmediateConnectErrorIsDeliveredAsync(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	env := newNSEnv(t, Options{})
 	cli := newDialHandler()
 	if dialFromLoop(t, env.eng, "tcp", "192.0.2.1:80", cli, env.cfg(DialConfig{})) {
@@ -337,6 +346,7 @@ func dialFromLoop(t *testing.T, e *Engine, network, addr string, h *dialHandler,
 // third connection to the same destination fails at once with
 // EADDRNOTAVAIL, classified ClassNoLocalPorts.
 func TestEphemeralPortExhaustionIsNoLocalPorts(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	setPortRange(t, env, port(t, addr))
@@ -366,6 +376,7 @@ func setPortRange(t *testing.T, env *nsEnv, avoid uint16) {
 // TestShutdownFailsConnectingDial: Engine.Shutdown fails a dial still in
 // SYN_SENT with ErrEngineShutdown and closes its socket.
 func TestShutdownFailsConnectingDial(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	env := newNSEnv(t, Options{})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	if _, err := env.ns.DropSYN(port(t, addr)); err != nil {
@@ -385,6 +396,7 @@ func TestShutdownFailsConnectingDial(t *testing.T) {
 // (Counted from zero, they would lie in the past and the loop's timer
 // would fire for ever without reaching epoll_wait again.)
 func TestDialDeadlineWithIdleAndReadTimeouts(t *testing.T) {
+	nettest.NeedEpoll(t, "an AF_UNIX connect that returns EAGAIN")
 	env := newNSEnv(t, Options{IdleTimeout: 50 * time.Millisecond, ReadTimeout: 50 * time.Millisecond})
 	_, _, addr := env.listen(t, newDialHandler(), 16)
 	if _, err := env.ns.DropSYN(port(t, addr)); err != nil {

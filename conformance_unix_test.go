@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // AF_UNIX stream sockets never report EINPROGRESS: connect returns 0, or
@@ -67,6 +69,7 @@ func (env *unixEnv) fill(t *testing.T) {
 // (no readiness is seen, no spinning), retries with backoff, and connects
 // once the server accepts one client.
 func TestUnixDialRetriesEAGAINUntilSlotFrees(t *testing.T) {
+	nettest.NeedEpoll(t, "an AF_UNIX connect that returns EAGAIN")
 	env := newUnixEnv(t, 1)
 	env.fill(t)
 	cli := newDialHandler()
@@ -102,6 +105,7 @@ func TestUnixDialRetriesEAGAINUntilSlotFrees(t *testing.T) {
 // TestUnixDialEAGAINUntilDeadline: if no slot frees, the retries end at
 // the dial deadline with a timeout and the socket is closed.
 func TestUnixDialEAGAINUntilDeadline(t *testing.T) {
+	nettest.NeedEpoll(t, "an AF_UNIX connect that returns EAGAIN")
 	env := newUnixEnv(t, 1)
 	env.fill(t)
 	cli := newDialHandler()

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/epollnet/epollnet/internal/nettest"
 	"github.com/epollnet/epollnet/internal/poller"
 	"golang.org/x/sys/unix"
 )
@@ -319,6 +320,7 @@ func TestReadCapClosesConnection(t *testing.T) {
 // through partial writes, without ever emptying in one flush, still gets
 // its OnWritable.
 func TestOnWritableAfterPartialDrain(t *testing.T) {
+	nettest.NeedEpoll(t, "SO_SNDBUF on the engine's descriptor")
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 256 << 10, WriteLowWater: 64 << 10})
 	r, c, sc := connect(t, e)
 	done := make(chan error, 1)

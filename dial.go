@@ -177,6 +177,8 @@ func (e *Engine) prepareDial(l *loop, network, address string, h Handler, cfg *D
 		return fail(nil, ErrEngineClosed)
 	case dc.Timeout < 0 || dc.KeepAlive < 0 || dc.TLSHandshakeTimeout < 0:
 		return fail(nil, errDialConfig)
+	case dc.Socket != nil && Backend() != "epoll":
+		return fail(nil, errSocketPortable) // its descriptor could not be adopted
 	}
 	if dc.Timeout == 0 {
 		dc.Timeout = defaultDialTimeout

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 func opErr(network, sc string, errno syscall.Errno) error {
@@ -203,6 +205,7 @@ func TestDialResolutionFailureIsAsync(t *testing.T) {
 
 // TestDialKeepAliveSetsSocketOptions: KeepAlive rounds up to seconds.
 func TestDialKeepAliveSetsSocketOptions(t *testing.T) {
+	nettest.NeedEpoll(t, "socket options read from the descriptor")
 	tl := newTraceLog()
 	e := newEngine(t, Options{Loops: 1, Tracer: tl.record})
 	ln := listen(t, e, newDialHandler(), nil)
@@ -229,6 +232,7 @@ func TestDialKeepAliveSetsSocketOptions(t *testing.T) {
 // TestDialSocketHookSocketIsMadeNonBlocking: a socket that DialConfig.Socket
 // created blocking is made non-blocking and close-on-exec before connect.
 func TestDialSocketHookSocketIsMadeNonBlocking(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket")
 	tl := newTraceLog()
 	e := newEngine(t, Options{Loops: 1, Tracer: tl.record})
 	ln := listen(t, e, newDialHandler(), nil)
@@ -251,6 +255,7 @@ func TestDialSocketHookSocketIsMadeNonBlocking(t *testing.T) {
 // TestDialSocketHookErrorIsAsync: an error from DialConfig.Socket fails
 // the dial through OnClose, named "socket".
 func TestDialSocketHookErrorIsAsync(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket")
 	e := newEngine(t, Options{Loops: 1})
 	cli := newDialHandler()
 	cfg := &DialConfig{Socket: func(int, int, int) (int, error) { return -1, unix.EMFILE }}
@@ -268,6 +273,7 @@ func TestDialSocketHookErrorIsAsync(t *testing.T) {
 // two ephemeral ports carry two connections to each of two servers, where a
 // plain bind would reserve one port per connection and fail the third.
 func TestDialLocalAddrBindsWithoutReservingPort(t *testing.T) {
+	nettest.NeedEpoll(t, "IP_BIND_ADDRESS_NO_PORT")
 	env := newNSEnv(t, Options{})
 	srv := newDialHandler()
 	_, _, a := env.listen(t, srv, 16)
@@ -297,6 +303,7 @@ func TestDialLocalAddrBindsWithoutReservingPort(t *testing.T) {
 // the engine opens the connection at once and the first write carries the
 // SYN.
 func TestDialFastOpenConnectReturnsZero(t *testing.T) {
+	nettest.NeedEpoll(t, "TCP_FASTOPEN_CONNECT")
 	env := newNSEnv(t, Options{})
 	if err := env.ns.SetSysctl("net/ipv4/tcp_fastopen", "3"); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,9 @@ import (
 // wrapping one of these (or a syscall error named after its system call), so
 // both errors.Is(err, ErrClosed) and errors.Is(err, syscall.ECONNRESET) work.
 var (
-	// ErrUnsupported is returned by New on platforms without epoll.
+	// ErrUnsupported is returned, by the portable backend (see Backend),
+	// for what needs the Linux epoll backend: ListenFD, ListenFrom,
+	// socket activation and DialConfig.Socket.
 	ErrUnsupported = sys.ErrUnsupported
 
 	// ErrClosed is returned by a method called on a connection or listener
@@ -134,6 +136,10 @@ var (
 	// errNilHandler is returned by Listen, Dial and their variants without a
 	// Handler.
 	errNilHandler = errors.New("epollnet: nil Handler")
+
+	// errSocketPortable is returned for DialConfig.Socket by the portable
+	// backend, whose descriptors are not the operating system's.
+	errSocketPortable = fmt.Errorf("epollnet: DialConfig.Socket: %w", ErrUnsupported)
 
 	// errDialConfig is returned for a negative duration in DialConfig.
 	errDialConfig = errors.New("epollnet: negative Timeout, KeepAlive or TLSHandshakeTimeout in DialConfig")

@@ -3,6 +3,7 @@
 package epollnet
 
 import (
+	"github.com/epollnet/epollnet/internal/nettest"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -20,6 +21,7 @@ import (
 // itself allocates nothing per connection. Any allocation added per
 // connection, or a Conn grown to the next size class (128), fails it.
 func TestIdleConnectionHeapCost(t *testing.T) {
+	nettest.NeedEpoll(t, "an idle connection without goroutines of its own")
 	const n = 500
 	e := newEngine(t, Options{Loops: 1})
 	h := newRecorder() // its channels hold 4096 events: no allocation per event

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // smallBuffers makes a socket's kernel buffers small, so that a relay's
@@ -35,6 +37,7 @@ func smallBuffersControl(network, address string, rc syscall.RawConn) error {
 // MaxWriteBuffer and the connection would be closed with
 // ErrWriteCapExceeded.
 func TestPipeBackpressureBoundsMemory(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket and ListenFrom with small socket buffers")
 	const total = 16 << 20
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 64 << 10, WriteLowWater: 16 << 10, MaxWriteBuffer: 512 << 10})
 	bl, err := (&net.ListenConfig{Control: smallBuffersControl}).Listen(context.Background(), "tcp", "127.0.0.1:0")

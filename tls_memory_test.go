@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // TestTLSIdleConnectionMemory measures what an idle TLS connection, its
@@ -29,6 +31,7 @@ import (
 //
 //	go test -run TestTLSIdleConnectionMemory -v .
 func TestTLSIdleConnectionMemory(t *testing.T) {
+	nettest.NeedEpoll(t, "an idle connection without goroutines of its own")
 	if addr := os.Getenv("EPOLLNET_TLS_CLIENTS"); addr != "" {
 		tlsClientsChild(addr)
 		return

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // snapshot returns the events recorded so far (traceLog is the
@@ -29,6 +31,7 @@ func index(evs []TraceEvent, match func(TraceEvent) bool) int {
 }
 
 func TestTraceRecordsTheHandshake(t *testing.T) {
+	nettest.NeedEpoll(t, "TCP_INFO states in the trace")
 	tl := newTraceLog()
 	e := newEngine(t, Options{Loops: 1, Tracer: tl.record})
 	srv := newRecorder()

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !epollnet_portable
 
 package sys
 

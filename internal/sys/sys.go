@@ -13,8 +13,9 @@ import (
 	"os"
 )
 
-// ErrUnsupported is returned by every function on platforms other than Linux.
-var ErrUnsupported = errors.New("epollnet: unsupported platform: epollnet needs Linux epoll")
+// ErrUnsupported is returned, by the portable backend, for what only the
+// Linux epoll backend can do: adopt a descriptor made outside the engine.
+var ErrUnsupported = errors.New("epollnet: not supported by the portable backend: needs the Linux epoll backend")
 
 // Wrap names the system call that failed: Wrap("accept4", EMFILE) reads
 // "accept4: too many open files" and still matches errors.Is(err, EMFILE).
