@@ -20,6 +20,7 @@ import (
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/serve"
+	"github.com/epollnet/epollnet/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,6 +127,7 @@ func probeOnce(addr string) error {
 // request may be lost, every process must have served requests, and
 // --pid-file must name the newest process.
 func TestServeRestartRefusesNoConnection(t *testing.T) {
+	nettest.NeedEpoll(t, "a restart hands listening descriptors over")
 	const restarts = 3
 	subreaper(t)
 	pidFile := filepath.Join(t.TempDir(), "serve.pid")
@@ -236,6 +238,7 @@ func TestServeRestartRefusesNoConnection(t *testing.T) {
 // a --listen Unix socket to the new one, which serves it and removes it
 // at its final exit.
 func TestServeRestartKeepsUnixSocketPath(t *testing.T) {
+	nettest.NeedEpoll(t, "a restart hands listening descriptors over")
 	subreaper(t)
 	sock := filepath.Join(t.TempDir(), "echo.sock")
 	p := startCLI(t, cliCommand(nil, nil, "serve", "--proto", "echo", "--listen", "unix:"+sock, "--loops", "1", "--quiet"))

@@ -23,6 +23,7 @@ import (
 // listener. A SIGHUP then hands the socket to a new process, which echoes
 // too; at the end the socket file, systemd's, is left in place.
 func TestServeSystemdSocketActivation(t *testing.T) {
+	nettest.NeedEpoll(t, "socket activation passes descriptors")
 	ssa := nettest.NeedProgram(t, "systemd-socket-activate", "systemd")
 	subreaper(t)
 	sock := filepath.Join(t.TempDir(), "echo.sock")

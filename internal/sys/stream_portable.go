@@ -370,7 +370,10 @@ func (s *stream) close(h *handle) {
 		}
 		s.tx = nil
 		s.conn.Close()
-	case s.alive == 0:
+	case s.alive == 0 || (s.rxEOF && len(s.tx)+s.inflight == 0):
+		// Nothing to write and the peer's FIN is in: close now, as
+		// close(2) frees the descriptor at once (a listener paused at
+		// EMFILE is re-armed right after).
 		s.conn.Close()
 	case len(s.tx)+s.inflight > 0:
 		s.conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))

@@ -18,6 +18,7 @@ import (
 // through the options' socket hook): every connect hits the dial deadline
 // and is counted as a timeout. Needs root.
 func TestBenchBlackholeTimesOut(t *testing.T) {
+	nettest.NeedEpoll(t, "DialConfig.Socket in a network namespace")
 	clitest.CheckLeaks(t)
 	ns := nettest.NewNS(t)
 	fd, port, err := ns.ListenLoopback(unix.AF_INET, 16)
@@ -50,6 +51,7 @@ func TestBenchBlackholeTimesOut(t *testing.T) {
 // counted as no-local-ports, with advice to rotate source addresses. Four
 // --source addresses then carry more than 8 connections. Needs root.
 func TestBenchChurnRunsOutOfLocalPorts(t *testing.T) {
+	nettest.NeedEpoll(t, "ListenFD in a network namespace")
 	clitest.CheckLeaks(t)
 	ns := nettest.NewNS(t)
 	fd, port, err := ns.ListenLoopback(unix.AF_INET, 128) // before the range narrows: its port is not one of the 8

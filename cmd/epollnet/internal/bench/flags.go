@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
@@ -267,17 +266,17 @@ const fdSlack = 64
 // is opened: otherwise the run would fail midway with EMFILE. Without
 // --target the in-process server holds a descriptor per connection too.
 func (o *benchOptions) checkDescriptors() error {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+	limit, ok := openFileLimit()
+	if !ok {
 		return nil // nothing to check against; the run will say if it runs out
 	}
 	need := uint64(o.conns) + fdSlack
 	if o.target == "" {
 		need += uint64(o.conns)
 	}
-	if need > rl.Cur {
+	if need > limit {
 		return fmt.Errorf("-c %d needs about %d descriptors, more than RLIMIT_NOFILE (%d) allows; raise it (ulimit -n) or lower -c",
-			o.conns, need, rl.Cur)
+			o.conns, need, limit)
 	}
 	return nil
 }

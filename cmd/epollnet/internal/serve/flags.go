@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
@@ -175,12 +174,12 @@ const (
 // accept4 would fail with EMFILE and the refused connection would wait in
 // the backlog instead of being told.
 func defaultMaxConns(loops, listeners int) int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+	limit, ok := openFileLimit()
+	if !ok || limit > 1<<30 {
 		return 1 << 20 // unknown or unlimited: the engine's own limits apply
 	}
 	reserve := 3 + 2*loops + listeners*loops + 64
-	return max(int(rl.Cur)-reserve, 1)
+	return max(int(limit)-reserve, 1)
 }
 
 // Usage prints the help of "epollnet serve".

@@ -1,3 +1,5 @@
+//go:build linux && !epollnet_portable
+
 package serve
 
 import (
@@ -6,8 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -196,40 +196,4 @@ func dupFD(f syscall.Conn) (int, error) {
 		return -1, os.NewSyscallError("fcntl", derr)
 	}
 	return fd, nil
-}
-
-// writePIDFile writes this process's pid to path, atomically (a temporary
-// file renamed), for systemd's PIDFile=: after a restart the service's
-// main process is the new one.
-func writePIDFile(path string) error {
-	if path == "" {
-		return nil
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("--pid-file: %w", err)
-	}
-	return nil
-}
-
-// removePIDFile removes path if it still names this process: after a
-// restart it names the new one.
-func removePIDFile(path string) {
-	if path == "" {
-		return
-	}
-	if b, err := os.ReadFile(path); err == nil && string(b) == strconv.Itoa(os.Getpid())+"\n" {
-		os.Remove(path)
-	}
 }

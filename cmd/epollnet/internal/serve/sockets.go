@@ -1,3 +1,5 @@
+//go:build linux && !epollnet_portable
+
 package serve
 
 import (

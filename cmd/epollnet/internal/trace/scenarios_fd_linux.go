@@ -1,3 +1,5 @@
+//go:build !epollnet_portable
+
 package trace
 
 import (

@@ -1,0 +1,15 @@
+//go:build unix
+
+package bench
+
+import "syscall"
+
+// openFileLimit returns RLIMIT_NOFILE's soft limit (Go
+// raises it to the hard one at start-up), or false if unknown.
+func openFileLimit() (uint64, bool) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, false
+	}
+	return uint64(rl.Cur), true
+}
