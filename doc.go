@@ -35,6 +35,9 @@
 // SIGPIPE. Options.Tracer records every system call result and readiness
 // transition; the epollnet command draws them as a sequence diagram.
 //
-// On platforms other than Linux the package compiles, and New returns
-// ErrUnsupported.
+// On platforms other than Linux, and on Linux built with -tags
+// epollnet_portable, the engine runs on a portable backend built on Go's net
+// package, with the same Handler and Conn semantics; Backend says which one
+// runs, and docs/portable.md what differs (descriptor adoption and
+// DialConfig.Socket fail with ErrUnsupported there).
 package epollnet

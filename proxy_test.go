@@ -328,8 +328,8 @@ func TestProxyHeaderTimeout(t *testing.T) {
 	e := newEngine(t, Options{Loops: 1})
 	h := newProxyEcho()
 	ln, rejected := proxyListen(t, e, h, ProxyConfig{HeaderTimeout: 100 * time.Millisecond})
+	start := time.Now() // before the dial: the engine's clock starts at accept, which can precede Dial's return
 	c := dialTCP(t, ln)
-	start := time.Now()
 	_, werr := c.Write([]byte("PROXY TCP4 203.0.113.7 "))
 	expectReset(t, c, werr)
 	r := recv(t, rejected, "OnReject")

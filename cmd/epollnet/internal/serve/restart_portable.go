@@ -5,7 +5,6 @@ package serve
 import (
 	"io"
 	"net"
-	"sync"
 )
 
 // Restartable is set by the program's main when serve runs as the whole
@@ -19,7 +18,6 @@ var Restartable bool
 type handover struct {
 	upg        *struct{} // always nil: restarts unavailable
 	took       chan struct{}
-	stopOnce   sync.Once
 	handedOver bool
 }
 
