@@ -117,7 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dir, "dir", ".", "the benchmarks directory (module root)")
 	sc := fs.String("scenarios", "all", "comma-separated scenarios: "+scenarioNames())
-	im := fs.String("impls", "all", "comma-separated implementations (c, epollnet, gnet, nbio, evio, netpoll, net, fasthttp, nethttp)")
+	im := fs.String("impls", "all", "comma-separated implementations (c, epollnet, epollnet-portable, gnet, nbio, evio, netpoll, net, fasthttp, nethttp)")
 	fs.DurationVar(&o.dur, "d", 5*time.Second, "measured duration of each run")
 	fs.DurationVar(&o.warm, "warmup", time.Second, "warm-up before each measured run (HTTP: skipped below 1s, wrk's minimum)")
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle window of the idle scenarios")
@@ -220,6 +220,7 @@ func build(o *options, stderr io.Writer) error {
 	}
 	steps := [][]string{
 		{"go", "build", "-o", o.bin("benchsrv"), "./cmd/benchsrv"},
+		{"go", "build", "-tags", "epollnet_portable", "-o", o.bin("benchsrv-portable"), "./cmd/benchsrv"},
 		{"go", "build", "-o", o.bin("dialchurn"), "./cmd/dialchurn"},
 		{"go", "-C", lib, "build", "-o", bin, "./cmd/epollnet"},
 		{"gcc", "-O2", "-Wall", "-o", o.bin("cref-server"), o.path("cref/server.c")},

@@ -36,7 +36,11 @@ func startServer(o *options, im impl, proto, addr string) (*server, error) {
 	if im.loops > 0 {
 		loops = im.loops
 	}
-	argv := []string{o.bin("benchsrv"), "-impl", im.name, "-proto", proto, "-addr", addr,
+	bin, name := o.bin("benchsrv"), im.name
+	if name == portableImpl {
+		bin, name = o.bin("benchsrv-portable"), "epollnet"
+	}
+	argv := []string{bin, "-impl", name, "-proto", proto, "-addr", addr,
 		"-loops", strconv.Itoa(loops)}
 	if im.oneListener {
 		argv = append(argv, "-one-listener")

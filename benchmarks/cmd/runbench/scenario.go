@@ -78,9 +78,15 @@ type impl struct {
 
 const cref = "c"
 
+// portableImpl is epollnet's server on its portable backend (Go's net
+// package underneath, goroutines per connection): benchsrv built with
+// -tags epollnet_portable, run with -impl epollnet. It prices portability.
+const portableImpl = "epollnet-portable"
+
 var echoImpls = []impl{
 	{name: cref, label: "C epoll (reference)"},
 	{name: "epollnet", label: "epollnet"},
+	{name: portableImpl, label: "epollnet, portable backend"},
 	{name: "gnet", label: "gnet v2"},
 	{name: "nbio", label: "nbio"},
 	{name: "evio", label: "evio"},
@@ -91,6 +97,7 @@ var echoImpls = []impl{
 var httpImpls = []impl{
 	{name: cref, label: "C epoll (reference)"},
 	{name: "epollnet", label: "epollnet, minimal splitter"},
+	{name: portableImpl, label: "epollnet portable backend, minimal splitter"},
 	{name: "gnet", label: "gnet v2, minimal splitter"},
 	{name: "nbio", label: "nbio nbhttp"},
 	{name: "fasthttp", label: "fasthttp"},
