@@ -131,12 +131,14 @@ func (p *Poller) PrepareSleep() {}
 // negative timeout: no limit), and returns the number of events available
 // through Event.
 func (p *Poller) Wait(timeout time.Duration) (int, error) {
-	if n, _ := p.Poll(); n > 0 || timeout == 0 {
+	// The first look leaves any wake token in place: a Wake that came
+	// after the loop last checked its tasks must end the sleep below.
+	if n := p.collect(); n > 0 || timeout == 0 {
 		return n, nil
 	}
 	if timeout < 0 {
 		<-p.wake
-		return p.Poll()
+		return p.collect(), nil
 	}
 	if p.timer == nil {
 		p.timer = time.NewTimer(timeout)
@@ -148,15 +150,21 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 		p.timer.Stop()
 	case <-p.timer.C:
 	}
-	return p.Poll()
+	return p.collect(), nil
 }
 
-// Poll returns the events ready now without blocking.
+// Poll returns the events ready now without blocking. It consumes a
+// pending wake-up: the loop, awake, runs its tasks after it.
 func (p *Poller) Poll() (int, error) {
 	select {
-	case <-p.wake: // a pending wake-up is consumed by this round
+	case <-p.wake:
 	default:
 	}
+	return p.collect(), nil
+}
+
+// collect asks the queued handles for their readiness and fills events.
+func (p *Poller) collect() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
@@ -183,7 +191,7 @@ func (p *Poller) Poll() (int, error) {
 	}
 	clear(p.queue)
 	p.queue, p.spare = next, p.queue[:0]
-	return n, nil
+	return n
 }
 
 // Event returns the i'th event of the last Wait or Poll.
