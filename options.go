@@ -236,7 +236,10 @@ type ListenConfig struct {
 	// ErrTLSHandshake (with crypto/tls's error), ErrTLSHandshakeTimeout,
 	// or whatever else ended the connection first (ErrPeerReset,
 	// Options.ReadTimeout). Like a PROXY refusal, such a connection never
-	// opened: the handler gets neither OnOpen nor OnClose for it. A
-	// handshake cut by Engine.Shutdown is not reported. It must not block.
+	// opened: the handler gets neither OnOpen nor OnClose for it. When
+	// crypto/tls refused the handshake, its alert is flushed to the peer
+	// first (a graceful close, docs/tls.md). A handshake cut by
+	// Engine.Shutdown or Engine.Close is not reported; Listener.Close
+	// does not cut handshakes. It must not block.
 	OnTLSError func(peer net.Addr, err error)
 }
