@@ -239,7 +239,7 @@ type ListenConfig struct {
 	// opened: the handler gets neither OnOpen nor OnClose for it. When
 	// crypto/tls refused the handshake, its alert is flushed to the peer
 	// first (a graceful close, docs/tls.md). A handshake cut by
-	// Engine.Shutdown or Engine.Close is not reported; Listener.Close
+	// Engine.Shutdown or Engine.Abort is not reported; Listener.Close
 	// does not cut handshakes. It must not block.
 	OnTLSError func(peer net.Addr, err error)
 }

@@ -52,7 +52,7 @@ type LoopStats struct {
 	TLSHandshakes uint64
 	// TLSHandshakeErrors counts TLS handshakes that failed: crypto/tls
 	// refused (ErrTLSHandshake), the peer left or reset, the handshake
-	// timed out. Handshakes cut by Engine.Shutdown or Engine.Close do not
+	// timed out. Handshakes cut by Engine.Shutdown or Engine.Abort do not
 	// count. A failed server handshake is reported to
 	// ListenConfig.OnTLSError, a failed client one counts in DialFailed
 	// too.

@@ -166,14 +166,14 @@ func TestTLSHandshakeFailureAlertFlushedBehindQueuedOutput(t *testing.T) {
 }
 
 // TestTLSFailedHandshakeReportedAcrossEngineClose: a handshake that
-// failed, and whose alert was still being flushed when Engine.Close cut
+// failed, and whose alert was still being flushed when Engine.Abort cut
 // the connection, is reported with crypto/tls's error and counted: it was
 // not cut by the close, it had failed before.
 func TestTLSFailedHandshakeReportedAcrossEngineClose(t *testing.T) {
 	gate := make(chan struct{})
 	e, f, failed, result := failBehindQueuedFlight(t, gate)
 	recv(t, failed, "the server's handshake failure")
-	e.Close()
+	e.Abort()
 	close(gate)
 	recv(t, result, "the client")
 	if err := recv(t, f.ch, "OnTLSError"); !errors.Is(err, ErrTLSHandshake) {

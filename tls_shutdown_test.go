@@ -37,7 +37,7 @@ func (w *flightWatch) trace(ev *TraceEvent) {
 	}
 }
 
-// TestTLSEngineStopDuringHandshakes: Engine.Shutdown and Engine.Close,
+// TestTLSEngineStopDuringHandshakes: Engine.Shutdown and Engine.Abort,
 // on two loops, close connections whose server handshake is running (the
 // ClientHello answered, the client's Finished awaited) without reporting
 // them: no OnTLSError, nothing in TLSHandshakeErrors, no handler call,
@@ -59,7 +59,7 @@ func TestTLSEngineStopDuringHandshakes(t *testing.T) {
 				recv(t, w.flights, "a server flight")
 			}
 			if stop == "Close" {
-				e.Close()
+				e.Abort()
 			} else {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
