@@ -20,14 +20,15 @@ import (
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/bench"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/serve"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/trace"
 )
 
 func main() {
-	// serve may restart the process on SIGHUP, which it can only do when
-	// it is the whole process.
-	serve.Restartable = true
+	// serve and proxy may restart the process on SIGHUP, which they can
+	// only do when they are the whole process.
+	daemon.Restartable = true
 	os.Exit(cli.Process(run, os.Args[1:]))
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 )
 
 // serveOptions is the parsed command line of "epollnet serve".
@@ -92,7 +93,8 @@ func parseServe(args []string, stdout, stderr io.Writer) (serveOptions, error) {
 		return o, err
 	}
 	o.listen = listen
-	err := o.parseTrusted(trusted)
+	var err error
+	o.trusted, err = daemon.ParseTrusted(trusted)
 	if err == nil {
 		err = o.validate(fs)
 	}
