@@ -1,13 +1,8 @@
 package proxy
 
 import (
-	"bytes"
-	"crypto/rand"
-	"fmt"
-	"io"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,52 +78,6 @@ func refusedAddr(t *testing.T) string {
 	return addr
 }
 
-// stream sends payload through addr, half-closes, and returns what came
-// back until the proxy's FIN.
-func stream(addr string, payload []byte) ([]byte, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	werr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(payload)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		werr <- err
-	}()
-	got, err := io.ReadAll(c)
-	if e := <-werr; err == nil {
-		err = e
-	}
-	return got, err
-}
-
-// streams runs n concurrent streams of size bytes each through addr and
-// returns the error of each (nil when the echo came back whole and equal).
-func streams(addr string, n, size int) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			payload := make([]byte, size)
-			rand.Read(payload)
-			got, err := stream(addr, payload)
-			if err == nil && !bytes.Equal(got, payload) {
-				err = fmt.Errorf("echo of %d bytes: got %d bytes, equal prefix %v", size, len(got), bytes.HasPrefix(payload, got))
-			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
-	return errs
-}
-
 // metric returns the value of a sample of the proxy's families, found by
 // name and label values ("backend", addr, "class", "refused"...), and
 // whether it is there.
@@ -169,19 +118,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// firstErrors summarizes the errors of errs, nil ones left out.
-func firstErrors(errs []error) string {
-	var b strings.Builder
-	n := 0
-	for i, err := range errs {
-		if err != nil {
-			n++
-			if n <= 3 {
-				fmt.Fprintf(&b, "\n  stream %d: %v", i, err)
-			}
-		}
-	}
-	return fmt.Sprintf("%d failed%s", n, b.String())
 }

@@ -19,8 +19,8 @@ func TestProxyRelaysStreamsToTwoBackends(t *testing.T) {
 	a, _ := echoBackend(t)
 	b, _ := echoBackend(t)
 	p, addr := startProxy(t, []string{a, b}, nil)
-	if errs := streams(addr, 40, 1<<20); firstErrors(errs) != "0 failed" {
-		t.Fatal(firstErrors(errs))
+	if errs := clitest.Streams(addr, 40, 1<<20); clitest.Failures(errs) != "0 failed" {
+		t.Fatal(clitest.Failures(errs))
 	}
 	waitFor(t, "the relays to end", func() bool { return p.open.Load() == 0 })
 	for _, be := range []string{a, b} {
@@ -41,8 +41,8 @@ func TestProxyRetriesRefusedBackend(t *testing.T) {
 	good, _ := echoBackend(t)
 	bad := refusedAddr(t)
 	p, addr := startProxy(t, []string{bad, good}, func(o *proxyOptions) { o.fails = 2 })
-	if errs := streams(addr, 10, 1000); firstErrors(errs) != "0 failed" {
-		t.Fatal(firstErrors(errs))
+	if errs := clitest.Streams(addr, 10, 1000); clitest.Failures(errs) != "0 failed" {
+		t.Fatal(clitest.Failures(errs))
 	}
 	refused, _ := metric(p, "epollnet_proxy_backend_connect_failures_total", "backend", bad, "class", "refused")
 	retries, _ := metric(p, "epollnet_proxy_backend_retries_total", "backend", bad)
@@ -54,8 +54,8 @@ func TestProxyRetriesRefusedBackend(t *testing.T) {
 	if refused < 2 || refused != retries || refused >= 10 || up != 0 || downs != 1 || total != 10 {
 		t.Errorf("refused %v, retries %v, up %v, down transitions %v, good backend's connections %v", refused, retries, up, downs, total)
 	}
-	if errs := streams(addr, 5, 1000); firstErrors(errs) != "0 failed" {
-		t.Fatal(firstErrors(errs))
+	if errs := clitest.Streams(addr, 5, 1000); clitest.Failures(errs) != "0 failed" {
+		t.Fatal(clitest.Failures(errs))
 	}
 	if again, _ := metric(p, "epollnet_proxy_backend_connect_failures_total", "backend", bad, "class", "refused"); again != refused {
 		t.Errorf("a backend that is down was dialed again within --down-time: %v refusals, %v before", again, refused)
@@ -71,7 +71,7 @@ func TestProxyNoBackendClosesClient(t *testing.T) {
 	p, addr := startProxy(t, bs, nil)
 	// The client may see the close before its write or half-close went
 	// out (ENOTCONN, EPIPE, a reset): any end but a timeout.
-	got, err := stream(addr, []byte("hello"))
+	got, err := clitest.Stream(addr, []byte("hello"))
 	var ne net.Error
 	if len(got) != 0 || errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("got %q, %v; want the connection closed", got, err)
