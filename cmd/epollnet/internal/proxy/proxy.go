@@ -65,7 +65,21 @@ func newProxy(o proxyOptions, listeners int, logger *slog.Logger) (*proxy, error
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{o: o, eng: eng, started: time.Now(), drained: make(chan struct{}),
+	p := onEngine(eng, o)
+	if o.maxConns == 0 {
+		p.maxConns = defaultMaxConns(eng.Loops(), listeners)
+	}
+	if o.checkInterval > 0 {
+		for _, b := range p.bs {
+			p.scheduleCheck(b, 0)
+		}
+	}
+	return p, nil
+}
+
+// onEngine makes the relays' state for eng's loops: backends, pickers.
+func onEngine(eng *epollnet.Engine, o proxyOptions) *proxy {
+	p := &proxy{o: o, eng: eng, started: time.Now(), drained: make(chan struct{}), maxConns: o.maxConns,
 		health: health{fails: int32(o.fails), downTime: o.downTime, checks: o.checkInterval > 0}}
 	p.dialCfg = epollnet.DialConfig{Timeout: o.connectTimeout, Socket: o.socket}
 	p.pipeCfg = epollnet.PipeConfig{OnDone: p.done}
@@ -78,16 +92,21 @@ func newProxy(o proxyOptions, listeners int, logger *slog.Logger) (*proxy, error
 			current: make([]int, len(p.bs))}
 	}
 	p.scratch = make([]loopScratch, eng.Loops())
-	p.maxConns = o.maxConns
-	if p.maxConns == 0 {
-		p.maxConns = defaultMaxConns(eng.Loops(), listeners)
+	return p
+}
+
+// Handler returns the relay of "epollnet proxy", with its default
+// options, for listeners of eng: every client is relayed to backend
+// (HOST:PORT or unix:/path), dialed on the client's loop. trace's proxy
+// scenario runs it on its traced engine.
+func Handler(eng *epollnet.Engine, backend string) (epollnet.Handler, error) {
+	spec, err := parseBackend(backend)
+	if err != nil {
+		return nil, err
 	}
-	if o.checkInterval > 0 {
-		for _, b := range p.bs {
-			p.scheduleCheck(b, 0)
-		}
-	}
-	return p, nil
+	o := defaultProxyOptions()
+	o.backends = []backendSpec{spec}
+	return onEngine(eng, o).handler(), nil
 }
 
 // defaultMaxConns derives the client cap from RLIMIT_NOFILE: every client
