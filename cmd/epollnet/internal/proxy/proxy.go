@@ -26,8 +26,7 @@ type proxy struct {
 	eng      *epollnet.Engine
 	lns      []*epollnet.Listener
 	origins  []string // per listener: "inherited" or "" for a new socket
-	unlink   []string // Unix socket paths to remove at a final exit
-	adopt    []string // inherited Unix socket paths, this process's once it is ready
+	paths    daemon.Paths
 	bs       []*backend
 	pickers  []picker // one per loop
 	scratch  []loopScratch
@@ -157,7 +156,7 @@ func openProxy(o proxyOptions, hv *daemon.Handover, logger *slog.Logger) (*proxy
 	if err != nil {
 		p.stopChecks()
 		p.eng.Abort()
-		p.removeSockets()
+		p.paths.Remove()
 		return nil, err
 	}
 	return p, nil
@@ -173,18 +172,7 @@ func (p *proxy) listen(a string, hv *daemon.Handover, cfg *epollnet.ListenConfig
 	if err != nil {
 		return err
 	}
-	origin := ""
-	switch {
-	case inherited && network == "unix":
-		// The previous process serves the path until this one is ready:
-		// a failed start must not remove it.
-		p.adopt = append(p.adopt, address)
-		origin = "inherited"
-	case inherited:
-		origin = "inherited"
-	case network == "unix":
-		p.unlink = append(p.unlink, address)
-	}
+	origin := p.paths.Track(network, address, inherited)
 	ln, err := p.eng.ListenFD(fd, p.handler(), cfg)
 	if err != nil {
 		unix.Close(fd)

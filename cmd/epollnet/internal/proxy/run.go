@@ -36,22 +36,12 @@ func run(ctx context.Context, o proxyOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var metrics *daemon.MetricsServer
-	if o.metrics != "" {
-		metrics, err = daemon.StartMetrics(hv, o.metrics, p.metricFamilies)
-	}
-	if err == nil {
-		err = hv.Ready()
-	}
-	if err == nil {
-		p.unlink = append(p.unlink, p.adopt...)
-		err = daemon.WritePIDFile(o.pidFile)
-	}
+	svc := daemon.Service{Handover: hv, Paths: &p.paths, Metrics: o.metrics, PIDFile: o.pidFile}
+	metrics, err := svc.Start(p.metricFamilies)
 	if err != nil {
-		metrics.Close()
 		p.stopChecks()
 		p.eng.Abort()
-		p.removeSockets()
+		p.paths.Remove()
 		return err
 	}
 	hv.Watch(stderr)
@@ -71,10 +61,7 @@ func run(ctx context.Context, o proxyOptions, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "epollnet proxy: pid %d: %s relays still open after --shutdown-timeout %v were closed\n",
 			pid, cli.Count(cut), o.shutdownTimeout)
 	}
-	if !hv.HandedOver() {
-		p.removeSockets()
-		daemon.RemovePIDFile(o.pidFile)
-	}
+	svc.Finish()
 	p.printSummary(stderr)
 	return err
 }
@@ -166,13 +153,4 @@ func (b *backend) failures() uint64 {
 		n += b.failed[i].Load()
 	}
 	return n
-}
-
-// removeSockets removes the Unix socket paths this process created or
-// took over, at a final exit or a failed start; not after a restart, whose
-// new process serves them.
-func (p *proxy) removeSockets() {
-	for _, path := range p.unlink {
-		os.Remove(path)
-	}
 }

@@ -38,8 +38,7 @@ type runningServer struct {
 	http    *httpServer // --proto http: the handler, which drains by itself
 	lns     []*epollnet.Listener
 	origins []string // per listener: where its socket came from, "" for a new one
-	unlink  []string // Unix socket paths to remove at a final exit
-	adopt   []string // inherited Unix socket paths, this process's once it is ready
+	paths   daemon.Paths
 	st      *serveStats
 	capPer  int         // --at-cap wait: each listener's ListenConfig.MaxConns
 	tls     *tls.Config // --tls-cert: the listeners' TLS configuration, else nil
@@ -168,21 +167,11 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var metrics *daemon.MetricsServer
-	if o.metrics != "" {
-		metrics, err = daemon.StartMetrics(hv, o.metrics, s.metricFamilies)
-	}
-	if err == nil {
-		err = hv.Ready()
-	}
-	if err == nil {
-		s.unlink = append(s.unlink, s.adopt...)
-		err = daemon.WritePIDFile(o.pidFile)
-	}
+	svc := daemon.Service{Handover: hv, Paths: &s.paths, Metrics: o.metrics, PIDFile: o.pidFile}
+	metrics, err := svc.Start(s.metricFamilies)
 	if err != nil {
-		metrics.Close()
 		s.eng.Abort()
-		s.removeSockets()
+		s.paths.Remove()
 		return err
 	}
 	// SIGHUP is caught since newHandover; from here on it restarts.
@@ -199,10 +188,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 	metrics.Close()
 	err = s.shutdown(o.shutdownTimeout)
-	if !hv.HandedOver() {
-		s.removeSockets()
-		daemon.RemovePIDFile(o.pidFile)
-	}
+	svc.Finish()
 	total := s.eng.Stats().Total
 	fmt.Fprintf(stderr, "epollnet serve: pid %d: %s connections served, %s refused; %s %s; %s in, %s out\n",
 		pid, cli.Count(total.Opened), cli.Count(s.st.refused.Load()), cli.Count(s.st.ops()), s.opsName(),

@@ -51,7 +51,7 @@ func openServer(o serveOptions, hv *daemon.Handover, logger *slog.Logger) (*runn
 	}
 	if err != nil {
 		s.eng.Abort()
-		s.removeSockets()
+		s.paths.Remove()
 		return nil, err
 	}
 	return s, nil
@@ -135,18 +135,7 @@ func (s *runningServer) listenAddr(a string, hv *daemon.Handover) error {
 		if err != nil {
 			return err
 		}
-		origin := ""
-		switch {
-		case inherited && network == "unix":
-			// The previous process serves the path until this one is ready:
-			// a failed start must not remove it.
-			s.adopt = append(s.adopt, address)
-			origin = "inherited"
-		case inherited:
-			origin = "inherited"
-		case network == "unix":
-			s.unlink = append(s.unlink, address)
-		}
+		origin := s.paths.Track(network, address, inherited)
 		if err := s.serveFD(fd, origin); err != nil {
 			return fmt.Errorf("--listen %s: %w", a, err)
 		}
@@ -166,13 +155,4 @@ func (s *runningServer) serveFD(fd int, origin string) error {
 	s.lns = append(s.lns, ln)
 	s.origins = append(s.origins, origin)
 	return nil
-}
-
-// removeSockets removes the Unix socket paths this process created or
-// took over, at a final exit or a failed start; not after a restart, whose
-// new process serves them.
-func (s *runningServer) removeSockets() {
-	for _, p := range s.unlink {
-		os.Remove(p)
-	}
 }
