@@ -6,17 +6,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
-	"github.com/epollnet/epollnet/internal/nettest"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"golang.org/x/sys/unix"
 )
 
 // testBackends makes backends of the given weights for a picker.
@@ -119,56 +120,6 @@ func TestProxyActiveChecks(t *testing.T) {
 	}
 }
 
-// TestProxyBlackholedBackend: a backend whose SYNs are dropped (in a
-// private network namespace, where the proxy's upstream sockets are made)
-// costs a client one --connect-timeout, then the retry reaches the other
-// backend; the failures are counted as timeouts, and after --fails of
-// them the backend is down and costs nothing more. Needs root.
-func TestProxyBlackholedBackend(t *testing.T) {
-	clitest.CheckLeaks(t)
-	ns := nettest.NewNS(t)
-	holeFD, holePort, err := ns.ListenLoopback(unix.AF_INET, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(holeFD) })
-	if _, err := ns.DropSYN(holePort); err != nil {
-		t.Fatal(err)
-	}
-	goodFD, goodPort, err := ns.ListenLoopback(unix.AF_INET, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := epollnet.New(epollnet.Options{Loops: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Abort() })
-	if _, err := e.ListenFD(goodFD, echoHandler{}, nil); err != nil {
-		t.Fatal(err)
-	}
-	hole, good := fmt.Sprintf("127.0.0.1:%d", holePort), fmt.Sprintf("127.0.0.1:%d", goodPort)
-	p, addr := startProxy(t, []string{hole, good}, func(o *proxyOptions) {
-		o.socket, o.connectTimeout, o.fails = ns.Socket, 100*time.Millisecond, 2
-	})
-	for i := range 6 {
-		got, err := clitest.Stream(addr, []byte("hello"))
-		if string(got) != "hello" || err != nil {
-			t.Fatalf("stream %d: %q, %v", i, got, err)
-		}
-	}
-	timeouts, _ := metric(p, "epollnet_proxy_backend_connect_failures_total", "backend", hole, "class", "timeout")
-	up, _ := metric(p, "epollnet_proxy_backend_up", "backend", hole)
-	if timeouts != 2 || up != 0 {
-		t.Errorf("%v timeouts, up %v; want 2 (--fails) and down", timeouts, up)
-	}
-}
-
-// echoHandler echoes and closes at the peer's EOF.
-type echoHandler struct{ epollnet.BaseHandler }
-
-func (echoHandler) OnData(c *epollnet.Conn, in []byte) int { c.Write(in); return len(in) }
-
 // TestProxyMetricsParse: the endpoint's output, after traffic and a
 // refused backend, is read by Prometheus' own parser
 // (github.com/prometheus/common/expfmt), with per-backend series.
@@ -252,4 +203,49 @@ func sampleValue(f *dto.MetricFamily, labels ...string) float64 {
 		return m.Gauge.GetValue()
 	}
 	return -1
+}
+
+// TestProxyMetricsDocumented keeps docs/cli.md's proxy section and the
+// proxy's own families in step.
+func TestProxyMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)
+	i := strings.Index(section, "\n## proxy")
+	if i < 0 {
+		t.Fatal(`docs/cli.md has no "## proxy" section`)
+	}
+	section = section[i+1:]
+	if j := strings.Index(section, "\n## "); j >= 0 {
+		section = section[:j]
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("`(epollnet_proxy_[a-z_]+)").FindAllStringSubmatch(section, -1) {
+		documented[m[1]] = true
+	}
+	e, err := epollnet.New(epollnet.Options{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Abort()
+	o := defaultProxyOptions()
+	o.backends = []backendSpec{{arg: "x", weight: 1}}
+	engine := map[string]bool{}
+	for _, f := range daemon.EngineMetrics() {
+		engine[f.Name] = true // epollnet_proxy_rejected_total is the engine's: PROXY headers refused
+	}
+	for _, f := range onEngine(e, o).metricFamilies() {
+		if !strings.HasPrefix(f.Name, "epollnet_proxy_") || engine[f.Name] {
+			continue
+		}
+		if !documented[f.Name] {
+			t.Errorf("%s is not documented in docs/cli.md", f.Name)
+		}
+		delete(documented, f.Name)
+	}
+	for name := range documented {
+		t.Errorf("docs/cli.md documents %s, which the proxy does not export", name)
+	}
 }

@@ -196,9 +196,10 @@ few seconds: open connections, requests (http) or reads (echo, discard)
 per second, and bytes in and out.
 
 Started by systemd socket activation (LISTEN_FDS), it serves the sockets
-systemd passed, and --listen adds more. SIGHUP starts a new copy of the
-program that inherits the listening sockets; once it is ready, this one
-stops accepting and drains: no connection is refused or reset meanwhile.
+systemd passed, and --listen adds more. SIGHUP (or SIGUSR2) starts a new
+copy of the program that inherits the listening sockets; once it is
+ready, this one stops accepting and drains: no connection is refused or
+reset meanwhile.
 
 Flags:
   --proto P            echo (default), discard, or http: an HTTP/1.1
