@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -160,5 +161,49 @@ func TestProxyProcessSurvivesKilledBackend(t *testing.T) {
 	summary := regexp.MustCompile(`([\d,]+) connections relayed, ([\d,]+) not relayed`)
 	if m := px.waitOutput(t, summary, 1, time.Second); m[2] != "0" {
 		t.Errorf("summary: %s", m[0])
+	}
+}
+
+// TestProxyRestartHandsOverListener: SIGHUP starts a new proxy process on
+// the same listening socket; the old one, once the new one is ready,
+// finishes the relay it holds and exits 0, while new clients are relayed
+// by the new one.
+func TestProxyRestartHandsOverListener(t *testing.T) {
+	subreaper(t)
+	_, backend := startEchoProcess(t)
+	px := startCLI(t, cliCommand(nil, nil, "proxy", "--listen", "127.0.0.1:0", "--backend", backend, "--loops", "1", "--quiet"))
+	addr := px.waitOutput(t, listenLine, 1, 20*time.Second)[1]
+	ready := regexp.MustCompile(`epollnet proxy: pid (\d+) ready`)
+	px.waitOutput(t, ready, 1, 20*time.Second)
+
+	held := clitest.Dial(t, addr)
+	held.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := held.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	px.cmd.Process.Signal(syscall.SIGHUP)
+	newPID := px.waitOutput(t, ready, 2, 30*time.Second)[1]
+	px.waitOutput(t, regexp.MustCompile(`the new process serves the sockets; 1 relays finishing`), 1, 10*time.Second)
+	if errs := clitest.Streams(addr, 4, 64<<10); clitest.Failures(errs) != "0 failed" {
+		t.Fatalf("after the restart: %s", clitest.Failures(errs))
+	}
+	// The old process still relays the held connection, then exits.
+	if _, err := held.Write([]byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if b := make([]byte, 1); func() error { _, err := io.ReadFull(held, b); return err }() != nil || b[0] != 'b' {
+		t.Fatal("the held relay broke at the restart")
+	}
+	held.Close()
+	if code := px.wait(t, 20*time.Second); code != cli.ExitOK {
+		t.Fatalf("old proxy exited %d", code)
+	}
+	pid, _ := strconv.Atoi(newPID)
+	syscall.Kill(pid, syscall.SIGTERM)
+	if code := waitOrphan(t, pid, 20*time.Second); code != cli.ExitOK {
+		t.Fatalf("new proxy exited %d", code)
 	}
 }
