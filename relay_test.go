@@ -88,7 +88,9 @@ func goEchoBackend(t *testing.T) string {
 // A relay passes every byte both ways, and half-close too: each client
 // sends a random amount, shuts its write half, and must read back exactly
 // what it sent, then EOF. Many at once, on two loops, each pair on one.
-func TestPipeRelaysByteExactWithHalfClose(t *testing.T) { bothPaths(t, testPipeRelaysByteExactWithHalfClose) }
+func TestPipeRelaysByteExactWithHalfClose(t *testing.T) {
+	bothPaths(t, testPipeRelaysByteExactWithHalfClose)
+}
 
 func testPipeRelaysByteExactWithHalfClose(t *testing.T, splice bool) {
 	e := newEngine(t, Options{Loops: 2})
