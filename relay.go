@@ -65,7 +65,9 @@ func (r PipeResult) Err() error {
 // second with Conn.DialAsync, which puts it there. Either may still be
 // connecting; what the other sends meanwhile is buffered and goes out
 // once it connects, and a failed dial closes the other connection. Bytes
-// a handler left unconsumed before the call are relayed first.
+// a handler left unconsumed before the call are relayed first, and a
+// peer's FIN that the previous handler already heard is passed on after
+// them.
 //
 // Backpressure works both ways: when the writing side's pending output
 // rises above Options.WriteHighWater, reading from the other pauses, and
@@ -140,20 +142,25 @@ type pipeEnd struct {
 }
 
 // start runs on the loop just after Pipe: it resumes reads paused before
-// (ResumeRead offers what was kept first) and offers bytes a handler left
-// unconsumed on a connection that was not paused.
+// (ResumeRead offers what was kept first), offers bytes a handler left
+// unconsumed on a connection that was not paused, and passes on a FIN
+// that arrived before the pipe existed.
 func (p *pipe) start(l *loop) {
 	for _, e := range []*pipeEnd{&p.a, &p.b} {
 		c := e.c
 		if c.state == stateClosed || c.isClosing() {
 			continue
 		}
+		// A PauseRead made before Pipe has had its task run: this runs
+		// after it.
 		if c.lf.has(lPaused) || c.reqs.Load()&reqPause != 0 {
-			c.ResumeRead()
-			continue
-		}
-		if c.state == stateOpen {
+			c.reqs.And(^reqPause)
+			l.resume(c) // offers what was kept first
+		} else if c.state == stateOpen {
 			l.offerKept(c)
+		}
+		if c.state == stateOpen && !c.isClosing() && !c.lf.has(lPaused) && c.lf.has(lReadEOF) && c.in == nil && !e.eof {
+			e.OnReadEOF(c) // the previous handler heard it; the pipe has not
 		}
 	}
 }

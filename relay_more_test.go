@@ -285,3 +285,41 @@ func TestNoOnWritableAfterClose(t *testing.T) {
 	default:
 	}
 }
+
+// lateJoin keeps what the client sends (OnData consumes nothing) and joins
+// the connection to the backend only at the client's FIN: the pipe must
+// relay the kept bytes and then pass on the FIN it never saw itself.
+type lateJoin struct {
+	BaseHandler
+	backend string
+	results chan PipeResult
+}
+
+func (h *lateJoin) OnData(c *Conn, in []byte) int { return 0 }
+
+func (h *lateJoin) OnReadEOF(down *Conn) {
+	up, err := down.DialAsync("tcp", h.backend, BaseHandler{}, nil)
+	if err == nil {
+		err = Pipe(down, up, &PipeConfig{OnDone: func(r PipeResult) { h.results <- r }})
+	}
+	if err != nil {
+		down.Abort()
+	}
+}
+
+func TestPipePassesOnEarlierEOF(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	h := &lateJoin{backend: goEchoBackend(t), results: make(chan PipeResult, 1)}
+	ln := listen(t, e, h, nil)
+	c := dialTCP(t, ln)
+	c.Write([]byte("request"))
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound, so a lost FIN fails rather than hangs
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "request" {
+		t.Fatalf("client read %q, %v", b, err)
+	}
+	if r := recv(t, h.results, "PipeResult"); r.Err() != nil || r.AToB != 7 || r.BToA != 7 {
+		t.Fatalf("pipe: %d up, %d down, %v / %v", r.AToB, r.BToA, r.AErr, r.BErr)
+	}
+}
