@@ -61,7 +61,9 @@ func (r PipeResult) Err() error {
 // other writes. It replaces both connections' handlers (their OnClose is
 // not called; PipeConfig.OnDone reports both ends) and resumes reading on
 // both if they were paused. It must be called on their loop goroutine, from
-// a handler method of either, and both must belong to that loop: dial the
+// a handler method of either (a call from elsewhere is a data race; built
+// with -race, Pipe returns an error instead), and both must belong to that
+// loop: dial the
 // second with Conn.DialAsync, which puts it there. Either may still be
 // connecting; what the other sends meanwhile is buffered and goes out
 // once it connects, and a failed dial closes the other connection. Bytes
@@ -84,7 +86,10 @@ func Pipe(a, b *Conn, cfg *PipeConfig) error {
 		return &net.OpError{Op: "pipe", Err: errPipeArgs}
 	case a.loop != b.loop:
 		return &net.OpError{Op: "pipe", Err: errPipeLoops}
-	case !a.loop.eng.onLoopGoroutine():
+	case raceBuild && !a.loop.eng.onLoopGoroutine():
+		// Finding the calling goroutine costs microseconds, more than
+		// the rest of a relay's set-up; a build with -race, where a call
+		// off the loop is a race anyway, checks it.
 		return &net.OpError{Op: "pipe", Err: errPipeOffLoop}
 	case a.state == stateClosed || b.state == stateClosed || a.isClosing() || b.isClosing():
 		return &net.OpError{Op: "pipe", Err: ErrClosed}
