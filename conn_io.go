@@ -238,9 +238,7 @@ func (l *loop) flush(c *Conn) {
 			return
 		}
 		l.stats.bytesOut.Add(uint64(n))
-		if t := c.tm; t != nil {
-			t.lastActive = l.now
-		}
+		c.lastActive = l.now
 		if c.lf.has(lClosing) && n > 0 {
 			l.sendProgress(c)
 		}

@@ -13,15 +13,15 @@ import (
 )
 
 // TestIdleConnectionHeapCost measures what an idle accepted TCP/IPv4
-// connection costs the Go heap: its 112-byte Conn and nothing else (no
-// buffer, timer or goroutine). A first round of connections, opened and
+// connection costs the Go heap, with the engine's idle and read timeouts
+// on: its 112-byte Conn and nothing else (no buffer, timer or goroutine). A first round of connections, opened and
 // closed, leaves the descriptor table's pages in place (with one to spare),
 // so the measured round reuses them; the clients are raw blocking sockets, so the test
 // itself allocates nothing per connection. Any allocation added per
 // connection, or a Conn grown to the next size class (128), fails it.
 func TestIdleConnectionHeapCost(t *testing.T) {
 	const n = 500
-	e := newEngine(t, Options{Loops: 1})
+	e := newEngine(t, Options{Loops: 1, IdleTimeout: time.Hour, ReadTimeout: time.Hour})
 	h := newRecorder() // its channels hold 4096 events: no allocation per event
 	ln := listen(t, e, h, nil)
 	ap := netip.MustParseAddrPort(ln.Addr().String())
@@ -59,6 +59,60 @@ func TestIdleConnectionHeapCost(t *testing.T) {
 		waitN(t, h.closed, n, "closed")
 	}
 	t.Fatalf("heap bytes per idle connection %.1f in three rounds, want at most 120 (Conn is 112)", rounds)
+}
+
+// TestEngineTimeoutsAllocateNothingPerConnection: the engine's idle and
+// read timeouts cost a connection no allocation beyond its Conn: opening
+// it (which starts the sweep), a sweep that finds it active, and the sweep
+// that closes it for idleness allocate nothing. The loop is not running;
+// the test drives it, on socketpairs, moving its clock by hand.
+func TestEngineTimeoutsAllocateNothingPerConnection(t *testing.T) {
+	const idle = time.Minute
+	e := newEngine(t, Options{Loops: 1, IdleTimeout: idle, ReadTimeout: 2 * idle})
+	l, err := newLoop(e, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.p.Close()
+	h := &closeCounter{}
+	src := &connSource{h: h}
+	runs := 0
+	n := testing.AllocsPerRun(100, func() {
+		runs++
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			panic(err) // AllocsPerRun's function cannot fail the test
+		}
+		defer unix.Close(fds[1])
+		c := newConn(l, fds[0], "tcp", src, RoleDialed) // the one allocation
+		if err := l.open(c); err != nil {
+			panic(err)
+		}
+		l.now += int64(idle) / 2
+		l.runTimers() // the sweep: not yet idle
+		l.now += int64(idle)
+		l.runTimers() // the sweep: idle, closed
+	})
+	if n != 1 {
+		t.Fatalf("%v allocations per connection opened, swept and closed by its idle timeout, want 1 (the Conn)", n)
+	}
+	if h.idle != runs || h.other != 0 {
+		t.Fatalf("%d idle-timeout closes and %d others in %d runs, want one idle-timeout close a run", h.idle, h.other, runs)
+	}
+}
+
+// closeCounter counts closes by reason, without allocating.
+type closeCounter struct {
+	BaseHandler
+	idle, other int
+}
+
+func (h *closeCounter) OnClose(c *Conn, why error) {
+	if why == ErrIdleTimeout {
+		h.idle++
+	} else {
+		h.other++
+	}
 }
 
 func connectN(t *testing.T, h *recorder, fds []int, n int, sa *unix.RawSockaddrInet4) []int {
