@@ -226,6 +226,19 @@ func (l *loop) abort(c *Conn, why error) {
 	l.closeNow(c, why)
 }
 
+// closeSocket closes c's descriptor. The engine never sets a positive
+// SO_LINGER, so close cannot block on a socket whose options are all its
+// own, and it is closed with a raw system call (sys.CloseSocket says why);
+// a socket from a user's DialConfig.Socket or a listener the engine did
+// not create (lForeign) may linger, and is closed with the scheduler told.
+func (l *loop) closeSocket(c *Conn) {
+	if c.lf.has(lForeign) {
+		sys.Close(c.fd)
+		return
+	}
+	sys.CloseSocket(c.fd)
+}
+
 // closeNow releases the connection: no more writes, epoll registration
 // removed before close(), the descriptor closed, OnClose called exactly once.
 func (l *loop) closeNow(c *Conn, why error) {
@@ -240,7 +253,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 	if c.gen != 0 {
 		l.unregister(c.fd, c, c.interest) // unwatched if parked: no DEL
 	}
-	sys.Close(c.fd)
+	l.closeSocket(c)
 	if why == nil && c.lf.has(lPeerFirst) {
 		why = ErrPeerClosed
 	}

@@ -135,6 +135,7 @@ const (
 	lShutDone                          // shutdown(SHUT_WR) done
 	lAgain                             // queued to be read again next round (readAgain)
 	lOwnTimeouts                       // idle and read timeouts set on the connection, in x.tm
+	lForeign                           // socket options set outside the engine: SO_LINGER may block close (closeSocket)
 )
 
 func (f loopFlags) has(b loopFlags) bool { return f&b != 0 }

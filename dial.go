@@ -181,6 +181,9 @@ func (e *Engine) prepareDial(network, address string, h Handler, cfg *DialConfig
 	}
 	c := newConn(e.pickLoop(), -1, network, &connSource{h: h}, RoleDialed)
 	c.state = stateConnecting
+	if dc.Socket != nil {
+		c.lf.set(lForeign) // the user's socket maker may have set SO_LINGER
+	}
 	c.ext().dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
 	if dc.TLSConfig != nil {
 		host := ""
