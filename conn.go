@@ -270,7 +270,7 @@ func (c *Conn) ResumeRead() error {
 // SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
 // disables it. It is applied on the loop shortly after the call. The clock
 // runs from the last read or write. Unlike the engine's, the connection's
-// timeouts have a timer entry of their own (64 bytes, allocated by the
+// timeouts have a timer entry of their own (48 bytes, allocated by the
 // first setter call) and are not rounded to the loop's sweep.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	return c.setTimeouts(durNanos(d), -1)

@@ -48,7 +48,10 @@ type DialConfig struct {
 	// options that must precede connect, such as TCP_SYNCNT,
 	// TCP_USER_TIMEOUT or SO_MARK. It is called on the loop goroutine, so
 	// it must be quick. The engine owns the descriptor it returns, makes it
-	// non-blocking and close-on-exec, and closes it on failure.
+	// non-blocking and close-on-exec, and closes it on failure. Since it
+	// may set SO_LINGER, whose positive time makes close() block, such a
+	// socket is closed through the Go scheduler, not with the raw system
+	// call the engine uses for its own.
 	// Default: socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto).
 	Socket func(family, sotype, proto int) (fd int, err error)
 
