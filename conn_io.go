@@ -242,9 +242,7 @@ func (l *loop) flush(c *Conn) {
 			return
 		}
 		l.stats.bytesOut.Add(uint64(n))
-		if t := c.tm; t != nil {
-			t.lastActive = l.now
-		}
+		c.lastActive = l.now
 		if c.lf.has(lClosing) && n > 0 {
 			l.sendProgress(c)
 		}
@@ -262,7 +260,7 @@ func (l *loop) flush(c *Conn) {
 		c.mf.clr(mAboveHigh)
 	}
 	c.mu.Unlock()
-	if drained && c.x != nil && c.x.spIn != nil && !l.flushSplice(c) {
+	if drained && c.lf.has(lSpliced) && !l.flushSplice(c) {
 		return // a spliced relay's pipe still holds bytes for c
 	}
 	if !drained {

@@ -65,12 +65,16 @@ type Options struct {
 	MaxWriteBuffer int
 
 	// IdleTimeout closes a connection after this long without reads or
-	// writes (ErrIdleTimeout). Default: 0, no idle timeout.
+	// writes (ErrIdleTimeout). Default: 0, no idle timeout. It costs a
+	// connection no memory: each loop sweeps its connections every eighth
+	// of the shorter of IdleTimeout and ReadTimeout (at least 1 ms, at most
+	// 1 s), so a connection closes up to that much after its timeout.
 	IdleTimeout time.Duration
 
 	// ReadTimeout closes a connection after this long without incoming
 	// data (ErrReadTimeout), e.g. against clients that connect and stay
-	// silent. Default: 0, no read timeout.
+	// silent. Default: 0, no read timeout. Checked by the same sweep as
+	// IdleTimeout, with the same granularity.
 	ReadTimeout time.Duration
 
 	// LingerTimeout bounds how long a graceful Close waits, after its FIN,

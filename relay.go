@@ -144,6 +144,10 @@ type pipeEnd struct {
 	paused bool  // the pipe paused c's reads for the peer's backpressure
 	eof    bool  // c's peer finished sending
 	closed bool
+
+	// With PipeConfig.Splice (relay_splice.go): the kernel pipe c reads
+	// into, and the one it writes from.
+	spOut, spIn *splicer
 }
 
 // start runs on the loop just after Pipe: it resumes reads paused before
@@ -230,7 +234,7 @@ func (e *pipeEnd) OnClose(c *Conn, why error) {
 		e.peer.c.Close()
 		return
 	}
-	closeSplicers(e.p.a.c, e.p.b.c)
+	e.p.closeSplicers()
 	if e.p.done != nil {
 		p := e.p
 		e.p.done(PipeResult{A: p.a.c, B: p.b.c, AToB: p.a.n, BToA: p.b.n, Spliced: p.spliced, AErr: p.a.why, BErr: p.b.why})

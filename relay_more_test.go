@@ -83,7 +83,7 @@ func testPipeBackpressureBoundsMemory(t *testing.T, splice bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lnGo.Close() // ListenFrom serves a duplicate of its socket
+	defer lnGo.Close()                    // ListenFrom serves a duplicate of its socket
 	ln, err := e.ListenFrom(lnGo, p, nil) // accepted sockets inherit the small buffers
 	if err != nil {
 		t.Fatal(err)

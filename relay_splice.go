@@ -47,8 +47,10 @@ func newSplicers(a, b *Conn, p *pipe) bool {
 		ab.close()
 		return false
 	}
-	a.ext().spOut, b.ext().spIn = ab, ab
-	b.ext().spOut, a.ext().spIn = ba, ba
+	p.a.spOut, p.b.spIn = ab, ab
+	p.b.spOut, p.a.spIn = ba, ba
+	a.lf.set(lSpliced)
+	b.lf.set(lSpliced)
 	return true
 }
 
@@ -65,14 +67,24 @@ func (sp *splicer) close() {
 	sys.Close(sp.pw)
 }
 
-// closeSplicers releases a's and b's pipes once both connections closed.
-func closeSplicers(a, b *Conn) {
-	for _, c := range []*Conn{a, b} {
-		if c.x != nil && c.x.spOut != nil {
-			c.x.spOut.close()
-			c.x.spOut, c.x.spIn = nil, nil
+// closeSplicers releases a pipe's kernel pipes once both its connections
+// closed.
+func (p *pipe) closeSplicers() {
+	for _, e := range []*pipeEnd{&p.a, &p.b} {
+		if e.spOut != nil {
+			e.spOut.close()
+			e.spOut, e.spIn = nil, nil
+			e.c.lf.clr(lSpliced)
 		}
 	}
+}
+
+// splicePipeEnd returns the pipe end that handles a spliced connection.
+// Only a plain TCP connection is spliced, so its handler is the pipe end
+// itself, with no TLS layer in front.
+func (c *Conn) splicePipeEnd() *pipeEnd {
+	e, _ := c.src.h.(*pipeEnd)
+	return e
 }
 
 // splicing returns the splicer c reads into, if its bytes may take the
@@ -81,10 +93,10 @@ func closeSplicers(a, b *Conn) {
 // relay's OnData copies (a destination that is closing or gone drops the
 // bytes there).
 func (c *Conn) splicing() *splicer {
-	if c.x == nil || c.x.spOut == nil {
+	if !c.lf.has(lSpliced) {
 		return nil
 	}
-	sp := c.x.spOut
+	sp := c.splicePipeEnd().spOut
 	d := sp.dst
 	if d.state != stateOpen || d.isClosing() {
 		return nil
@@ -162,9 +174,7 @@ func (l *loop) drainSplice(sp *splicer) bool {
 		}
 		sp.n -= m
 		l.stats.bytesOut.Add(uint64(m))
-		if t := d.tm; t != nil {
-			t.lastActive = l.now
-		}
+		d.lastActive = l.now
 		if d.lf.has(lClosing) {
 			l.sendProgress(d)
 		}
@@ -183,7 +193,7 @@ func (l *loop) drainSplice(sp *splicer) bool {
 // called once its buffered output is gone: it reports whether the pipe
 // drained, and has a source that stopped for it read again.
 func (l *loop) flushSplice(c *Conn) bool {
-	sp := c.x.spIn
+	sp := c.splicePipeEnd().spIn
 	if sp.n > 0 && !l.drainSplice(sp) {
 		return false
 	}

@@ -54,6 +54,9 @@ func WritevShort(fd int, bufs [][]byte) (int, error) { return 0, ErrUnsupported 
 // Close reports ErrUnsupported.
 func Close(fd int) error { return ErrUnsupported }
 
+// CloseSocket reports ErrUnsupported.
+func CloseSocket(fd int) error { return ErrUnsupported }
+
 // Shutdown reports ErrUnsupported.
 func Shutdown(fd int, how int) error { return ErrUnsupported }
 
