@@ -22,6 +22,7 @@ type table struct {
 	rows  []*result
 	skip  string // why the scenario did not run
 	corun bool   // same-window runs against the C reference (corun.go)
+	proxy *proxyTable
 }
 
 func (t *table) row(name string) *result {
@@ -72,6 +73,8 @@ func (t *table) markdown(w io.Writer, o *options) {
 		return
 	}
 	switch {
+	case t.sc.isProxy():
+		t.proxyMarkdown(w)
 	case t.corun:
 		t.corunMarkdown(w)
 	case t.sc.kind == idleConns:

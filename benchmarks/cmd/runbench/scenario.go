@@ -14,6 +14,8 @@ const (
 	idleConns               // memory and CPU of many idle connections
 	churnServer             // connections per second an echo server accepts, serves once and closes (loadgen -C)
 	churnClient             // connections per second a client opens, uses once and closes, against the C server
+	proxyEcho               // messages per second through a proxy in front of the C echo server (proxy.go)
+	proxyChurn              // connections per second through a proxy, each used for one message (proxy.go)
 )
 
 // scale says whether a scenario compares event-loop configurations rather
@@ -63,6 +65,15 @@ var scenarios = []scenario{
 		"and the load generator sharing every CPU, without limit", scaleShared},
 	{"echo-100-loops-quota", echoLoad, 100, 64, 1, "event loops at a fixed CPU budget per loop: as " +
 		"echo-100-loops-2cpu, the server held to -loop-quota percent of a CPU per loop (root)", scaleQuota},
+	{"proxy-echo-100", proxyEcho, 100, 64, 1, "proxies in front of the C echo server: 100 connections, " +
+		"64-byte messages, one in flight each", split},
+	{"proxy-echo-100-4k-p4", proxyEcho, 100, 4096, 4, "proxies in front of the C echo server: 100 connections, " +
+		"4 KiB messages, 4 in flight each", split},
+	{"proxy-echo-1000", proxyEcho, 1000, 64, 1, "proxies in front of the C echo server: 1,000 connections, " +
+		"64-byte messages, one in flight each", split},
+	{"proxy-churn-100", proxyChurn, 100, 64, 1, "connection churn through proxies: loadgen -C, 100 connections " +
+		"at a time, each a connect, 64 bytes echoed by the C server behind the proxy, and a close by the client; " +
+		"proxy CPU per relayed connection (its accept, its dial to the backend, both closes)", split},
 }
 
 // impl is one server implementation, or in churnClient scenarios one
@@ -140,6 +151,8 @@ func (s scenario) impls() []impl {
 		return clientImpls
 	case s.scale != split:
 		return scaleImpls()
+	case s.isProxy():
+		return proxyImpls()
 	}
 	return echoImpls
 }
@@ -159,7 +172,7 @@ func (s scenario) unit() string {
 	switch s.kind {
 	case httpLoad:
 		return "req/s"
-	case churnServer, churnClient:
+	case churnServer, churnClient, proxyChurn:
 		return "conn/s"
 	}
 	return "msg/s"
@@ -172,6 +185,10 @@ func (s scenario) cost() string {
 		return "server CPU µs per conn"
 	case churnClient:
 		return "client CPU µs per conn"
+	case proxyChurn:
+		return "proxy CPU µs per conn"
+	case proxyEcho:
+		return "proxy CPU µs per msg"
 	}
 	return "server CPU µs per op"
 }
