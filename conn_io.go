@@ -50,6 +50,10 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 			l.park(c)
 		}
 	default:
+		if sp := c.splicing(); sp != nil {
+			l.spliceRead(c, sp, ev)
+			return
+		}
 		l.read(c, ev)
 	}
 }
@@ -258,6 +262,9 @@ func (l *loop) flush(c *Conn) {
 		c.mf.clr(mAboveHigh)
 	}
 	c.mu.Unlock()
+	if drained && c.x != nil && c.x.spIn != nil && !l.flushSplice(c) {
+		return // a spliced relay's pipe still holds bytes for c
+	}
 	if !drained {
 		if notify && c.state == stateOpen && !c.isClosing() {
 			c.src.h.OnWritable(c) // down to the low watermark, not yet empty

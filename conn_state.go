@@ -38,6 +38,10 @@ type connExt struct {
 	lingerCheck int64      // next SIOCOUTQ check while lingering
 	lingerEvery int64
 	lingerQ     int // SIOCOUTQ at the last check: a smaller one is progress
+
+	// A spliced Pipe (relay_splice.go): the pipe this connection reads
+	// into, and the one it writes from.
+	spOut, spIn *splicer
 }
 
 // ext returns c's connExt, allocating it. Loop goroutine, or before the

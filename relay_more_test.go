@@ -34,7 +34,9 @@ func smallBuffersControl(network, address string, rc syscall.RawConn) error {
 // loses nothing. Without the pause the client's pending output would pass
 // MaxWriteBuffer and the connection would be closed with
 // ErrWriteCapExceeded.
-func TestPipeBackpressureBoundsMemory(t *testing.T) {
+func TestPipeBackpressureBoundsMemory(t *testing.T) { bothPaths(t, testPipeBackpressureBoundsMemory) }
+
+func testPipeBackpressureBoundsMemory(t *testing.T, splice bool) {
 	const total = 16 << 20
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 64 << 10, WriteLowWater: 16 << 10, MaxWriteBuffer: 512 << 10})
 	bl, err := (&net.ListenConfig{Control: smallBuffersControl}).Listen(context.Background(), "tcp", "127.0.0.1:0")
@@ -69,6 +71,7 @@ func TestPipeBackpressureBoundsMemory(t *testing.T) {
 		written <- n
 	}()
 	p := newRelayProxy(bl.Addr().String())
+	p.splice = splice
 	p.cfg = &DialConfig{Socket: func(family, sotype, proto int) (int, error) {
 		fd, err := syscall.Socket(family, sotype, proto)
 		if err == nil {
@@ -110,7 +113,7 @@ func TestPipeBackpressureBoundsMemory(t *testing.T) {
 		t.Fatalf("server wrote %d, client read %d of %d", n, got, total)
 	}
 	c.Close() // the client's direction ends too
-	if r := recv(t, p.results, "PipeResult"); r.Err() != nil || r.BToA != total {
+	if r := recv(t, p.results, "PipeResult"); r.Err() != nil || r.BToA != total || splice && r.Spliced < total/2 {
 		t.Fatalf("pipe: %d bytes down, errors %v / %v", r.BToA, r.AErr, r.BErr)
 	}
 }

@@ -137,3 +137,9 @@ func SocketError(fd int) (syscall.Errno, error) { return 0, ErrUnsupported }
 
 // SetCloseOnExec reports ErrUnsupported.
 func SetCloseOnExec(fd int) error { return ErrUnsupported }
+
+// Pipe reports ErrUnsupported.
+func Pipe() (r, w int, err error) { return -1, -1, ErrUnsupported }
+
+// Splice reports ErrUnsupported.
+func Splice(in, out, n int) (int, error) { return 0, ErrUnsupported }

@@ -36,6 +36,7 @@ func proxyImpls() []impl {
 	return []impl{
 		{name: direct, label: "direct to the C server, no proxy"},
 		{name: "epollnet", label: "epollnet Pipe"},
+		{name: "epollnet-splice", label: "epollnet Pipe, PipeConfig.Splice"},
 		{name: "net", label: "Go net, io.Copy (splices)"},
 		{name: "haproxy", label: "HAProxy tcp mode"},
 		{name: "haproxy-splice", label: "HAProxy tcp mode, option splice-auto"},
@@ -74,7 +75,7 @@ type pairRun struct {
 func (p pairRun) ratio() float64 { return p.ref.cpuPerOp() / p.peer.cpuPerOp() }
 
 // proxyRounds checks the proxies and runs the rounds of a proxy scenario.
-func proxyRounds(ctx context.Context, o *options, t *table, checked map[string]string, nextAddr func() string, w io.Writer) {
+func proxyRounds(ctx context.Context, o *options, t *table, checked map[string]checkResult, nextAddr func() string, w io.Writer) {
 	pt := &proxyTable{skip: map[string]string{}, cpu1: map[string][]float64{},
 		pairs: map[string][]pairRun{}, pairFails: map[string][]string{}}
 	t.proxy = pt
@@ -261,12 +262,13 @@ func proxyPair(ctx context.Context, o *options, sc scenario, a, b impl, aFirst b
 
 // checkProxy checks a proxy once per run of the suite: 200 KiB echoed
 // through it, and a half-close passed on both ways.
-func checkProxy(o *options, r *result, checked map[string]string, nextAddr func() string, w io.Writer) {
+func checkProxy(o *options, r *result, checked map[string]checkResult, nextAddr func() string, w io.Writer) {
 	key := "proxy/" + r.im.name
-	failure, done := checked[key]
+	c, done := checked[key]
+	failure := c.failure
 	if !done {
 		failure = checkProxyOnce(o, r.im, nextAddr(), nextAddr())
-		checked[key] = failure
+		checked[key] = checkResult{failure: failure}
 		status := "ok"
 		if failure != "" {
 			status = "FAILED: " + failure

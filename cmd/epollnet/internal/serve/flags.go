@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 )
 
 // serveOptions is the parsed command line of "epollnet serve".
@@ -92,7 +93,8 @@ func parseServe(args []string, stdout, stderr io.Writer) (serveOptions, error) {
 		return o, err
 	}
 	o.listen = listen
-	err := o.parseTrusted(trusted)
+	var err error
+	o.trusted, err = daemon.ParseTrusted(trusted)
 	if err == nil {
 		err = o.validate(fs)
 	}
@@ -194,9 +196,10 @@ few seconds: open connections, requests (http) or reads (echo, discard)
 per second, and bytes in and out.
 
 Started by systemd socket activation (LISTEN_FDS), it serves the sockets
-systemd passed, and --listen adds more. SIGHUP starts a new copy of the
-program that inherits the listening sockets; once it is ready, this one
-stops accepting and drains: no connection is refused or reset meanwhile.
+systemd passed, and --listen adds more. SIGHUP (or SIGUSR2) starts a new
+copy of the program that inherits the listening sockets; once it is
+ready, this one stops accepting and drains: no connection is refused or
+reset meanwhile.
 
 Flags:
   --proto P            echo (default), discard, or http: an HTTP/1.1
