@@ -15,8 +15,9 @@ import (
 
 func init() {
 	servers["proxy"] = map[string]serveFunc{
-		"epollnet": epollnetProxy,
-		"net":      netProxy,
+		"epollnet":        epollnetProxy,
+		"epollnet-splice": epollnetSpliceProxy,
+		"net":             netProxy,
 	}
 }
 
@@ -39,7 +40,15 @@ func (p epollnetRelay) OnOpen(down *epollnet.Conn) {
 	}
 }
 
-func epollnetProxy(cfg config, _ chan<- error) error {
+func epollnetProxy(cfg config, _ chan<- error) error { return epollnetRelayServe(cfg, nil) }
+
+// epollnetSpliceProxy relays through kernel pipes with splice(2)
+// (PipeConfig.Splice) instead of copying through user space.
+func epollnetSpliceProxy(cfg config, _ chan<- error) error {
+	return epollnetRelayServe(cfg, &epollnet.PipeConfig{Splice: true})
+}
+
+func epollnetRelayServe(cfg config, pipe *epollnet.PipeConfig) error {
 	if cfg.backend == "" {
 		return errNoBackend
 	}
@@ -47,7 +56,7 @@ func epollnetProxy(cfg config, _ chan<- error) error {
 	if err != nil {
 		return err
 	}
-	h := epollnetRelay{backend: cfg.backend}
+	h := epollnetRelay{backend: cfg.backend, pipe: pipe}
 	_, err = e.Listen("tcp", cfg.addr, h, &epollnet.ListenConfig{ReusePort: cfg.loops > 1 && !cfg.oneListener})
 	return err
 }

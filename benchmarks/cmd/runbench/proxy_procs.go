@@ -33,7 +33,7 @@ func startProxy(o *options, im impl, addr, backend string) (*server, error) {
 	var argv []string
 	dir := ""
 	switch im.name {
-	case "epollnet", "net":
+	case "epollnet", "epollnet-splice", "net":
 		argv = []string{o.bin("benchsrv"), "-impl", im.name, "-proto", "proxy", "-addr", addr,
 			"-backend", backend, "-loops", "1"}
 	case "haproxy", "haproxy-splice", "nginx":
