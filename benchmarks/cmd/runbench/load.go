@@ -24,8 +24,9 @@ type sample struct {
 	clientCost bool    // the client's CPU is the cost per op (churnClient), not the server's
 	problem    string  // errors the load generator saw; empty if none
 	net        netCounters
-	timeWait   int64  // sockets in TIME_WAIT when the run started (churn scenarios), -1 if unknown
-	tls        string // TLS churn: what the first handshake negotiated
+	timeWait   int64   // sockets in TIME_WAIT when the run started (churn scenarios), -1 if unknown
+	tls        string  // TLS churn: what the first handshake negotiated
+	p50, p99   float64 // echo: loadgen's message round trip percentiles, µs (0: not reported)
 
 	// idle scenarios
 	rss0, rss1 int64 // server VmRSS before connecting and after the idle window, KiB
@@ -127,6 +128,7 @@ func runMarked(ctx context.Context, o *options, argv []string, srv *server, onRe
 				s.cliNs = -1 // it exited already: unknown
 			}
 			s.problem = loadgenErrors(kv)
+			s.p50, s.p99 = kv.float("p50_us"), kv.float("p99_us")
 			if lo, hi := kv.float("min_conn"), kv.float("max_conn"); lo == 0 && hi > 0 {
 				s.problem = strings.TrimSpace(s.problem + " a connection starved (min_conn=0)")
 			}

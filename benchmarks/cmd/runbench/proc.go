@@ -26,6 +26,7 @@ type server struct {
 	pid    int
 	stderr *syncBuffer
 	done   chan struct{}
+	tmp    string // a directory of the server's own (a configuration), removed once it stopped
 }
 
 // startServer starts impl's server for proto on addr, pinned to the server
@@ -120,6 +121,9 @@ func (s *server) stop() {
 	case <-time.After(3 * time.Second):
 		s.cmd.Process.Kill()
 		<-s.done
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
 	}
 }
 

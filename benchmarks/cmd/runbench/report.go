@@ -24,6 +24,7 @@ type table struct {
 	rows  []*result
 	skip  string // why the scenario did not run
 	corun bool   // same-window runs against the C reference (corun.go)
+	proxy *proxyTable
 }
 
 func (t *table) row(name string) *result {
@@ -74,6 +75,8 @@ func (t *table) markdown(w io.Writer, o *options) {
 		return
 	}
 	switch {
+	case t.sc.isProxy():
+		t.proxyMarkdown(w)
 	case t.corun && t.sc.tls():
 		t.tlsCorunMarkdown(w)
 	case t.corun:

@@ -17,6 +17,8 @@ const (
 	httpsLoad               // HTTPS keep-alive requests per second (wrk over TLS 1.3)
 	tlsFull                 // HTTPS, one request per connection, every handshake a full one (tlschurn)
 	tlsResume               // the same, every handshake after the first resumed with a ticket (tlschurn -resume)
+	proxyEcho               // messages per second through a proxy in front of the C echo server (proxy.go)
+	proxyChurn              // connections per second through a proxy, each used for one message (proxy.go)
 )
 
 // scale says whether a scenario compares event-loop configurations rather
@@ -74,6 +76,15 @@ var scenarios = []scenario{
 		"and the load generator sharing every CPU, without limit", scaleShared},
 	{"echo-100-loops-quota", echoLoad, 100, 64, 1, "event loops at a fixed CPU budget per loop: as " +
 		"echo-100-loops-2cpu, the server held to -loop-quota percent of a CPU per loop (root)", scaleQuota},
+	{"proxy-echo-100", proxyEcho, 100, 64, 1, "proxies in front of the C echo server: 100 connections, " +
+		"64-byte messages, one in flight each", split},
+	{"proxy-echo-100-4k-p4", proxyEcho, 100, 4096, 4, "proxies in front of the C echo server: 100 connections, " +
+		"4 KiB messages, 4 in flight each", split},
+	{"proxy-echo-1000", proxyEcho, 1000, 64, 1, "proxies in front of the C echo server: 1,000 connections, " +
+		"64-byte messages, one in flight each", split},
+	{"proxy-churn-100", proxyChurn, 100, 64, 1, "connection churn through proxies: loadgen -C, 100 connections " +
+		"at a time, each a connect, 64 bytes echoed by the C server behind the proxy, and a close by the client; " +
+		"proxy CPU per relayed connection (its accept, its dial to the backend, both closes)", split},
 }
 
 // impl is one server implementation, or in churnClient scenarios one
@@ -163,11 +174,15 @@ func (s scenario) tls() bool {
 
 // reference is the implementation the scenario's ratios divide by, and
 // -corun's partner: the C reference, or for the TLS scenarios Go's
-// net/http over crypto/tls.
+// net/http over crypto/tls. The proxy scenarios pair their rows with
+// epollnet's proxy themselves (proxy.go); their reference is the direct row.
 func (s scenario) reference() impl {
 	name := cref
 	if s.tls() {
 		name = "nethttp"
+	}
+	if s.isProxy() {
+		name = direct
 	}
 	for _, im := range s.impls() {
 		if im.name == name {
@@ -189,6 +204,8 @@ func (s scenario) impls() []impl {
 		return clientImpls
 	case s.scale != split:
 		return scaleImpls()
+	case s.isProxy():
+		return proxyImpls()
 	}
 	return echoImpls
 }
@@ -208,7 +225,7 @@ func (s scenario) unit() string {
 	switch s.kind {
 	case httpLoad, httpsLoad:
 		return "req/s"
-	case churnServer, churnClient:
+	case churnServer, churnClient, proxyChurn:
 		return "conn/s"
 	case tlsFull, tlsResume:
 		return "handshakes/s"
@@ -229,6 +246,10 @@ func (s scenario) cost() string {
 		return "server CPU µs per handshake"
 	case tlsResume:
 		return "server CPU µs per resumed handshake"
+	case proxyChurn:
+		return "proxy CPU µs per conn"
+	case proxyEcho:
+		return "proxy CPU µs per msg"
 	}
 	return "server CPU µs per op"
 }

@@ -65,6 +65,10 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 // runTable checks the servers of t's scenario and runs its rounds.
 func runTable(ctx context.Context, o *options, t *table, checked map[string]checkResult, nextAddr func() string, w io.Writer) {
 	sc := t.sc
+	if sc.isProxy() {
+		proxyRounds(ctx, o, t, checked, nextAddr, w)
+		return
+	}
 	if o.check {
 		checkServers(o, t, checked, nextAddr, w)
 	}

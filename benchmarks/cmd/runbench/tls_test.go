@@ -48,7 +48,7 @@ func TestTLSScenariosCompareWithNetHTTP(t *testing.T) {
 	n := 0
 	for _, sc := range scenarios {
 		if !sc.tls() {
-			if sc.reference().name != cref {
+			if want := map[bool]string{false: cref, true: direct}[sc.isProxy()]; sc.reference().name != want {
 				t.Errorf("%s: reference %q, want the C server", sc.name, sc.reference().name)
 			}
 			continue
