@@ -59,17 +59,19 @@ type Conn struct {
 	loop *loop       // immutable
 	src  *connSource // loop-owned; the handler, and the listener for an accepted connection (see proxyLayer)
 	x    *connExt    // what only some connections need; see connExt
-	tm   *connTimer  // loop-owned; deadlines, when a timeout, dial or close needs them
 	ctx  atomic.Pointer[ctxBox]
 	in   *[]byte   // loop-owned; bytes the handler left unconsumed (pooled), or nil
 	out  *outQueue // guarded by mu; nil while nothing is pending
 	fd   int       // written under mu (a dial creates it on the loop)
 
-	// Owned by the loop goroutine. lastRead is kept for every connection,
-	// so a read timeout set later still counts from the last data.
-	lastRead int64
-	gen      uint32
-	interest poller.Events // as registered, trigger mode aside; unwatched while parked
+	// Owned by the loop goroutine. lastRead and lastActive (the last read
+	// or flush; direct writes count at the next check, mWrote) are kept for
+	// every connection: the idle and read timeouts need nothing else
+	// (timeout_sweep.go), and a timeout set later still counts from them.
+	lastRead   int64
+	lastActive int64
+	gen        uint32
+	interest   poller.Events // as registered, trigger mode aside; unwatched while parked
 
 	// reqs carries Close/Abort and PauseRead requests to the loop at once,
 	// so that a handler calling them from OnData gets no further OnData
@@ -95,11 +97,7 @@ type Conn struct {
 var connIDs atomic.Uint64
 
 func newConn(l *loop, fd int, network string, src *connSource, role Role) *Conn {
-	c := &Conn{id: connIDs.Add(1), fd: fd, loop: l, src: src, net: netKindOf(network), role: role}
-	if l.opts.IdleTimeout > 0 || l.opts.ReadTimeout > 0 {
-		c.timers(l.eng.clock()) // newConn may run off the loop (a dial)
-	}
-	return c
+	return &Conn{id: connIDs.Add(1), fd: fd, loop: l, src: src, net: netKindOf(network), role: role}
 }
 
 // ID returns a number unique among the process's connections.
@@ -271,7 +269,9 @@ func (c *Conn) ResumeRead() error {
 
 // SetIdleTimeout replaces Options.IdleTimeout for this connection; 0
 // disables it. It is applied on the loop shortly after the call. The clock
-// runs from the last read or write.
+// runs from the last read or write. Unlike the engine's, the connection's
+// timeouts have a timer entry of their own (48 bytes, allocated by the
+// first setter call) and are not rounded to the loop's sweep.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	return c.setTimeouts(durNanos(d), -1)
 }
@@ -293,7 +293,7 @@ func (c *Conn) setTimeouts(idle, read int64) error {
 		if c.state == stateClosed {
 			return
 		}
-		t := c.timers(l.now)
+		t := c.ownTimeouts()
 		if idle >= 0 {
 			t.idleNs = idle
 		}

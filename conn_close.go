@@ -54,7 +54,8 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 func (l *loop) sendProgress(c *Conn) {
 	x := c.ext()
 	x.sendAt = l.now + durNanos(l.opts.SendTimeout)
-	x.sendQ, _ = sys.OutQueue(c.fd)
+	q, _ := sys.OutQueue(c.fd)
+	x.sendQ = int32(q)
 }
 
 // sendStalled reports whether a graceful close's flush made no progress
@@ -65,8 +66,8 @@ func (l *loop) sendProgress(c *Conn) {
 // which is progress too.
 func (l *loop) sendStalled(c *Conn) bool {
 	x := c.x
-	if q, err := sys.OutQueue(c.fd); err == nil && q < x.sendQ {
-		x.sendAt, x.sendQ = l.now+durNanos(l.opts.SendTimeout), q
+	if q, err := sys.OutQueue(c.fd); err == nil && int32(q) < x.sendQ {
+		x.sendAt, x.sendQ = l.now+durNanos(l.opts.SendTimeout), int32(q)
 		return false
 	}
 	return true
@@ -134,7 +135,7 @@ func (l *loop) finishGraceful(c *Conn) {
 	x := c.ext()
 	x.lingerEvery = int64(5 * time.Millisecond)
 	x.lingerCheck = l.now + x.lingerEvery
-	x.lingerQ = q
+	x.lingerQ = int32(q)
 	l.startLinger(c)
 	c.lf.clr(lPaused)
 	if c.lf.has(lParked) {
@@ -158,10 +159,10 @@ func (l *loop) lingerCheckOutQueue(c *Conn) {
 		return
 	}
 	linger := durNanos(l.opts.LingerTimeout)
-	if q < x.lingerQ {
+	if int32(q) < x.lingerQ {
 		x.lingerAt = l.now + linger
 	}
-	x.lingerQ = q
+	x.lingerQ = int32(q)
 	if l.now >= x.lingerAt {
 		l.traceDetail(TraceTimer, c.fd, c, 0, "linger", nil)
 		l.abort(c, withCause(ErrLingerTimeout, x.closeWhy))
@@ -225,6 +226,19 @@ func (l *loop) abort(c *Conn, why error) {
 	l.closeNow(c, why)
 }
 
+// closeSocket closes c's descriptor. The engine never sets a positive
+// SO_LINGER, so close cannot block on a socket whose options are all its
+// own, and it is closed with a raw system call (sys.CloseSocket says why);
+// a socket from a user's DialConfig.Socket or a listener the engine did
+// not create (lForeign) may linger, and is closed with the scheduler told.
+func (l *loop) closeSocket(c *Conn) {
+	if c.lf.has(lForeign) {
+		sys.Close(c.fd)
+		return
+	}
+	sys.CloseSocket(c.fd)
+}
+
 // closeNow releases the connection: no more writes, epoll registration
 // removed before close(), the descriptor closed, OnClose called exactly once.
 func (l *loop) closeNow(c *Conn, why error) {
@@ -239,7 +253,7 @@ func (l *loop) closeNow(c *Conn, why error) {
 	if c.gen != 0 {
 		l.unregister(c.fd, c, c.interest) // unwatched if parked: no DEL
 	}
-	sys.Close(c.fd)
+	l.closeSocket(c)
 	if why == nil && c.lf.has(lPeerFirst) {
 		why = ErrPeerClosed
 	}

@@ -50,6 +50,10 @@ func (l *loop) connEvent(c *Conn, ev poller.Events) {
 			l.park(c)
 		}
 	default:
+		if sp := c.splicing(); sp != nil {
+			l.spliceRead(c, sp, ev)
+			return
+		}
 		l.read(c, ev)
 	}
 }
@@ -238,9 +242,7 @@ func (l *loop) flush(c *Conn) {
 			return
 		}
 		l.stats.bytesOut.Add(uint64(n))
-		if t := c.tm; t != nil {
-			t.lastActive = l.now
-		}
+		c.lastActive = l.now
 		if c.lf.has(lClosing) && n > 0 {
 			l.sendProgress(c)
 		}
@@ -258,6 +260,9 @@ func (l *loop) flush(c *Conn) {
 		c.mf.clr(mAboveHigh)
 	}
 	c.mu.Unlock()
+	if drained && c.lf.has(lSpliced) && !l.flushSplice(c) {
+		return // a spliced relay's pipe still holds bytes for c
+	}
 	if !drained {
 		if notify && c.state == stateOpen && !c.isClosing() {
 			c.src.h.OnWritable(c) // down to the low watermark, not yet empty

@@ -30,14 +30,17 @@ type connExt struct {
 
 	// Owned by the loop goroutine:
 	dial        *dialState // set while a dial is in progress, nil once open
+	tm          *connTimer // the timer entry, once a deadline needs it (conn_deadline.go)
 	tls         *tlsConn   // the TLS layer; set before publication, never changed (tls.go)
 	closeWhy    error      // the reason a graceful close will report
 	sendAt      int64      // a graceful close's flush: reset unless it progressed by then (SendTimeout)
-	sendQ       int        // SIOCOUTQ at the last progress of that flush
 	lingerAt    int64      // after the flush and FIN: wait for the peer's FIN until then (LingerTimeout)
 	lingerCheck int64      // next SIOCOUTQ check while lingering
 	lingerEvery int64
-	lingerQ     int // SIOCOUTQ at the last check: a smaller one is progress
+	// SIOCOUTQ at the last progress of the flush, and at the last check
+	// while lingering (a smaller one is progress). A send buffer's size is
+	// an int in the kernel; int32 keeps connExt in the 128-byte class.
+	sendQ, lingerQ int32
 }
 
 // ext returns c's connExt, allocating it. Loop goroutine, or before the
@@ -121,16 +124,19 @@ func (k netKind) String() string { return netNames[k] }
 type loopFlags uint16
 
 const (
-	lReadEOF   loopFlags = 1 << iota // read returned 0: the peer's FIN
-	lPeerFirst                       // the peer's FIN came before any local close
-	lPaused                          // PauseRead took effect
-	lParked                          // deregistered while paused with ERR/HUP pending
-	lWantOut                         // EPOLLOUT wanted: output pending
-	lClosing                         // graceful close in progress: flush, FIN, linger
-	lLingering                       // FIN sent, waiting for the peer's (finishGraceful)
-	lShutWr                          // shutdown(SHUT_WR) pending or done
-	lShutDone                        // shutdown(SHUT_WR) done
-	lAgain                           // queued to be read again next round (readAgain)
+	lReadEOF     loopFlags = 1 << iota // read returned 0: the peer's FIN
+	lPeerFirst                         // the peer's FIN came before any local close
+	lPaused                            // PauseRead took effect
+	lParked                            // deregistered while paused with ERR/HUP pending
+	lWantOut                           // EPOLLOUT wanted: output pending
+	lClosing                           // graceful close in progress: flush, FIN, linger
+	lLingering                         // FIN sent, waiting for the peer's (finishGraceful)
+	lShutWr                            // shutdown(SHUT_WR) pending or done
+	lShutDone                          // shutdown(SHUT_WR) done
+	lAgain                             // queued to be read again next round (readAgain)
+	lOwnTimeouts                       // idle and read timeouts set on the connection, in x.tm
+	lForeign                           // socket options set outside the engine: SO_LINGER may block close (closeSocket)
+	lSpliced                           // a spliced Pipe's: its handler, a *pipeEnd, holds the pipes (relay_splice.go)
 )
 
 func (f loopFlags) has(b loopFlags) bool { return f&b != 0 }

@@ -48,7 +48,10 @@ type DialConfig struct {
 	// options that must precede connect, such as TCP_SYNCNT,
 	// TCP_USER_TIMEOUT or SO_MARK. It is called on the loop goroutine, so
 	// it must be quick. The engine owns the descriptor it returns, makes it
-	// non-blocking and close-on-exec, and closes it on failure.
+	// non-blocking and close-on-exec, and closes it on failure. Since it
+	// may set SO_LINGER, whose positive time makes close() block, such a
+	// socket is closed through the Go scheduler, not with the raw system
+	// call the engine uses for its own.
 	// Default: socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto).
 	Socket func(family, sotype, proto int) (fd int, err error)
 
@@ -192,6 +195,9 @@ func (e *Engine) prepareDial(l *loop, network, address string, h Handler, cfg *D
 	}
 	c := newConn(l, -1, network, &connSource{h: h}, RoleDialed)
 	c.state = stateConnecting
+	if dc.Socket != nil {
+		c.lf.set(lForeign) // the user's socket maker may have set SO_LINGER
+	}
 	c.ext().dial = &dialState{cfg: dc, at: e.clock() + durNanos(dc.Timeout), addr: raddr}
 	if dc.TLSConfig != nil {
 		host := ""

@@ -274,5 +274,5 @@ func (l *loop) armDial(c *Conn) {
 	if c.x.dial.retryAt != 0 && c.x.dial.retryAt < next {
 		next = c.x.dial.retryAt
 	}
-	l.timers.schedule(&c.timers(l.now).e, next)
+	l.timers.schedule(&c.timer().e, next)
 }

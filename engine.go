@@ -236,7 +236,7 @@ func (e *Engine) listenPrologue(network string, h Handler, cfg *ListenConfig) (L
 // Unix socket file to remove when the listener closes.
 func (e *Engine) newListener(network string, addr net.Addr, h Handler, cfg ListenConfig, fds []int, closeFDs bool, unlink string) (*Listener, error) {
 	ln := &Listener{eng: e, network: network, addr: addr, cfg: cfg,
-		done: make(chan struct{}), left: len(fds), unlink: unlink}
+		done: make(chan struct{}), left: len(fds), unlink: unlink, foreign: !closeFDs}
 	ln.src = connSource{h: h, ln: ln}
 	if cfg.ProxyProtocol != nil {
 		ln.proxy = newProxyLayer(ln)

@@ -28,6 +28,9 @@ type Listener struct {
 	cfg     ListenConfig
 	handles []*lnHandle
 	unlink  string // Unix socket path this listener created
+	// foreign: the socket came from outside (ListenFD, ListenFrom), with
+	// options the engine did not choose.
+	foreign bool
 
 	mu     sync.Mutex
 	closed bool
@@ -269,6 +272,9 @@ func (l *loop) dispatchAccepted(lh *lnHandle, fd int) {
 		target = l.eng.pickLoop()
 	}
 	c := newConn(target, fd, ln.network, &ln.src, RoleAccepted)
+	if ln.foreign {
+		c.lf.set(lForeign) // accepted sockets inherit the listener's SO_LINGER
+	}
 	ap, _ := l.sa.AddrPort()
 	c.setPeer(ap)
 	if ln.network == "unix" {

@@ -58,6 +58,7 @@ type loop struct {
 	iov    sys.Iovecs
 	sa     sys.Sockaddr // accept4's peer address, reused
 	timers timerHeap
+	sweep  idleSweep // the engine-wide idle and read timeouts (timeout_sweep.go)
 	now    int64
 	lhs    []*lnHandle
 	// again holds the connections to handle as readable next round, and
@@ -89,14 +90,16 @@ func newLoop(e *Engine, id int) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loop{
+	l := &loop{
 		id:   id,
 		eng:  e,
 		opts: &e.opts,
 		p:    p,
 		buf:  make([]byte, e.opts.ReadBufferSize),
 		done: make(chan struct{}),
-	}, nil
+	}
+	l.initSweep()
+	return l, nil
 }
 
 // post queues f to run on the loop; see enqueue.

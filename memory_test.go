@@ -3,19 +3,19 @@
 package epollnet
 
 import (
-	"github.com/epollnet/epollnet/internal/nettest"
 	"net/netip"
 	"runtime"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/epollnet/epollnet/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
 // TestIdleConnectionHeapCost measures what an idle accepted TCP/IPv4
-// connection costs the Go heap: its 112-byte Conn and nothing else (no
-// buffer, timer or goroutine). A first round of connections, opened and
+// connection costs the Go heap, with the engine's idle and read timeouts
+// on: its 112-byte Conn and nothing else (no buffer, timer or goroutine). A first round of connections, opened and
 // closed, leaves the descriptor table's pages in place (with one to spare),
 // so the measured round reuses them; the clients are raw blocking sockets, so the test
 // itself allocates nothing per connection. Any allocation added per
@@ -23,7 +23,7 @@ import (
 func TestIdleConnectionHeapCost(t *testing.T) {
 	nettest.NeedEpoll(t, "an idle connection without goroutines of its own")
 	const n = 500
-	e := newEngine(t, Options{Loops: 1})
+	e := newEngine(t, Options{Loops: 1, IdleTimeout: time.Hour, ReadTimeout: time.Hour})
 	h := newRecorder() // its channels hold 4096 events: no allocation per event
 	ln := listen(t, e, h, nil)
 	ap := netip.MustParseAddrPort(ln.Addr().String())
@@ -61,6 +61,61 @@ func TestIdleConnectionHeapCost(t *testing.T) {
 		waitN(t, h.closed, n, "closed")
 	}
 	t.Fatalf("heap bytes per idle connection %.1f in three rounds, want at most 120 (Conn is 112)", rounds)
+}
+
+// TestEngineTimeoutsAllocateNothingPerConnection: the engine's idle and
+// read timeouts cost a connection no allocation beyond its Conn: opening
+// it (which starts the sweep), a sweep that finds it active, and the sweep
+// that closes it for idleness allocate nothing. The loop is not running;
+// the test drives it, on socketpairs, moving its clock by hand.
+func TestEngineTimeoutsAllocateNothingPerConnection(t *testing.T) {
+	nettest.NeedEpoll(t, "the loop driven by hand on socketpair descriptors")
+	const idle = time.Minute
+	e := newEngine(t, Options{Loops: 1, IdleTimeout: idle, ReadTimeout: 2 * idle})
+	l, err := newLoop(e, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.p.Close()
+	h := &closeCounter{}
+	src := &connSource{h: h}
+	runs := 0
+	n := testing.AllocsPerRun(100, func() {
+		runs++
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			panic(err) // AllocsPerRun's function cannot fail the test
+		}
+		defer unix.Close(fds[1])
+		c := newConn(l, fds[0], "tcp", src, RoleDialed) // the one allocation
+		if err := l.open(c); err != nil {
+			panic(err)
+		}
+		l.now += int64(idle) / 2
+		l.runTimers() // the sweep: not yet idle
+		l.now += int64(idle)
+		l.runTimers() // the sweep: idle, closed
+	})
+	if n != 1 {
+		t.Fatalf("%v allocations per connection opened, swept and closed by its idle timeout, want 1 (the Conn)", n)
+	}
+	if h.idle != runs || h.other != 0 {
+		t.Fatalf("%d idle-timeout closes and %d others in %d runs, want one idle-timeout close a run", h.idle, h.other, runs)
+	}
+}
+
+// closeCounter counts closes by reason, without allocating.
+type closeCounter struct {
+	BaseHandler
+	idle, other int
+}
+
+func (h *closeCounter) OnClose(c *Conn, why error) {
+	if why == ErrIdleTimeout {
+		h.idle++
+	} else {
+		h.other++
+	}
 }
 
 func connectN(t *testing.T, h *recorder, fds []int, n int, sa *unix.RawSockaddrInet4) []int {
@@ -151,3 +206,73 @@ func TestQueuingLoopRequestsAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per round of queued requests, want 0", n)
 	}
 }
+
+// TestChurnAllocatesOnlyTheConn: a connection that is accepted, echoes one
+// message and is closed at the client's FIN allocates its Conn and nothing
+// else (no timer, no buffer, no task, no error value). The clients are raw
+// blocking sockets, one at a time, so the test allocates nothing per
+// connection itself; the best of three rounds, since a one-off allocation
+// elsewhere in the process (a runtime structure growing) would land in one
+// round only.
+func TestChurnAllocatesOnlyTheConn(t *testing.T) {
+	nettest.NeedEpoll(t, "a connection without goroutines and net.Conn of its own")
+	const n = 500
+	e := newEngine(t, Options{Loops: 1})
+	h := &closeSignal{closed: make(chan struct{}, 1)}
+	ln := listen(t, e, h, nil)
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ap.Addr().As4()}
+	sa.Port = ap.Port()>>8 | ap.Port()<<8 // network byte order
+	msg := make([]byte, 64)
+	deadline := time.NewTimer(time.Minute) // one for the test: time.After would allocate per connection
+	defer deadline.Stop()
+	churn := func() {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		if _, _, errno := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4); errno != 0 {
+			t.Fatalf("connect: %v", errno)
+		}
+		if _, err := unix.Write(fd, msg); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := unix.Read(fd, msg); m != len(msg) || err != nil {
+			t.Fatalf("echo: %d bytes, %v", m, err)
+		}
+		unix.Shutdown(fd, unix.SHUT_WR)
+		select {
+		case <-h.closed:
+		case <-deadline.C:
+			t.Fatal("no OnClose within a minute")
+		}
+	}
+	for range n { // warm-up: the descriptor table, the loop's queues
+		churn()
+	}
+	var rounds []float64
+	for range 3 {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		for range n {
+			churn()
+		}
+		runtime.ReadMemStats(&m1)
+		perConn := float64(m1.Mallocs-m0.Mallocs) / n
+		rounds = append(rounds, perConn)
+		if perConn < 1.1 { // a second allocation in even one connection of ten would show
+			t.Logf("%.3f allocations per connection (rounds %.3f)", perConn, rounds)
+			return
+		}
+	}
+	t.Fatalf("allocations per connection %.3f in three rounds, want 1 (the Conn)", rounds)
+}
+
+// closeSignal echoes and signals each close.
+type closeSignal struct {
+	echoHandler
+	closed chan struct{}
+}
+
+func (h *closeSignal) OnClose(*Conn, error) { h.closed <- struct{}{} }

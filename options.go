@@ -65,12 +65,16 @@ type Options struct {
 	MaxWriteBuffer int
 
 	// IdleTimeout closes a connection after this long without reads or
-	// writes (ErrIdleTimeout). Default: 0, no idle timeout.
+	// writes (ErrIdleTimeout). Default: 0, no idle timeout. It costs a
+	// connection no memory: each loop sweeps its connections every eighth
+	// of the shorter of IdleTimeout and ReadTimeout (at least 1 ms, at most
+	// 1 s), so a connection closes up to that much after its timeout.
 	IdleTimeout time.Duration
 
 	// ReadTimeout closes a connection after this long without incoming
 	// data (ErrReadTimeout), e.g. against clients that connect and stay
-	// silent. Default: 0, no read timeout.
+	// silent. Default: 0, no read timeout. Checked by the same sweep as
+	// IdleTimeout, with the same granularity.
 	ReadTimeout time.Duration
 
 	// LingerTimeout bounds how long a graceful Close waits, after its FIN,
@@ -236,7 +240,10 @@ type ListenConfig struct {
 	// ErrTLSHandshake (with crypto/tls's error), ErrTLSHandshakeTimeout,
 	// or whatever else ended the connection first (ErrPeerReset,
 	// Options.ReadTimeout). Like a PROXY refusal, such a connection never
-	// opened: the handler gets neither OnOpen nor OnClose for it. A
-	// handshake cut by Engine.Shutdown is not reported. It must not block.
+	// opened: the handler gets neither OnOpen nor OnClose for it. When
+	// crypto/tls refused the handshake, its alert is flushed to the peer
+	// first (a graceful close, docs/tls.md). A handshake cut by
+	// Engine.Shutdown or Engine.Abort is not reported; Listener.Close
+	// does not cut handshakes. It must not block.
 	OnTLSError func(peer net.Addr, err error)
 }

@@ -16,6 +16,16 @@ type PipeConfig struct {
 	// OnDone, if set, is called once on the loop goroutine, after both
 	// connections have closed, with what the relay did. It must not block.
 	OnDone func(PipeResult)
+
+	// Splice moves the bytes of two TCP connections without TLS through a
+	// kernel pipe per direction with splice(2), never copying them into
+	// user space: fewer copies for bulk transfers, one more system call
+	// per read for small messages. It costs two pipes (four descriptors)
+	// per relay; when they cannot be had, or a side is not plain TCP, the
+	// relay copies as without it. Bytes written to either connection
+	// other than by the relay itself, while it runs, may then be sent out
+	// of order: with Splice, leave the writing to Pipe.
+	Splice bool
 }
 
 // PipeResult is the outcome of a Pipe.
@@ -25,6 +35,10 @@ type PipeResult struct {
 	// AToB and BToA count the bytes read from one connection and written
 	// to the other (with TLS, plaintext).
 	AToB, BToA int64
+
+	// Spliced counts the bytes of AToB and BToA that went through the
+	// kernel pipes of PipeConfig.Splice; the rest were copied.
+	Spliced int64
 
 	// AErr and BErr are the connections' close reasons, as OnClose would
 	// have received them: nil or ErrPeerClosed for an orderly end, the dial
@@ -47,11 +61,15 @@ func (r PipeResult) Err() error {
 // other writes. It replaces both connections' handlers (their OnClose is
 // not called; PipeConfig.OnDone reports both ends) and resumes reading on
 // both if they were paused. It must be called on their loop goroutine, from
-// a handler method of either, and both must belong to that loop: dial the
+// a handler method of either (a call from elsewhere is a data race; built
+// with -race, Pipe returns an error instead), and both must belong to that
+// loop: dial the
 // second with Conn.DialAsync, which puts it there. Either may still be
 // connecting; what the other sends meanwhile is buffered and goes out
 // once it connects, and a failed dial closes the other connection. Bytes
-// a handler left unconsumed before the call are relayed first.
+// a handler left unconsumed before the call are relayed first, and a
+// peer's FIN that the previous handler already heard is passed on after
+// them.
 //
 // Backpressure works both ways: when the writing side's pending output
 // rises above Options.WriteHighWater, reading from the other pauses, and
@@ -68,7 +86,10 @@ func Pipe(a, b *Conn, cfg *PipeConfig) error {
 		return &net.OpError{Op: "pipe", Err: errPipeArgs}
 	case a.loop != b.loop:
 		return &net.OpError{Op: "pipe", Err: errPipeLoops}
-	case !a.loop.eng.onLoopGoroutine():
+	case raceBuild && !a.loop.eng.onLoopGoroutine():
+		// Finding the calling goroutine costs microseconds, more than
+		// the rest of a relay's set-up; a build with -race, where a call
+		// off the loop is a race anyway, checks it.
 		return &net.OpError{Op: "pipe", Err: errPipeOffLoop}
 	case a.state == stateClosed || b.state == stateClosed || a.isClosing() || b.isClosing():
 		return &net.OpError{Op: "pipe", Err: ErrClosed}
@@ -81,6 +102,9 @@ func Pipe(a, b *Conn, cfg *PipeConfig) error {
 	p.b = pipeEnd{p: p, c: b, peer: &p.a}
 	a.setHandler(&p.a)
 	b.setHandler(&p.b)
+	if cfg != nil && cfg.Splice {
+		newSplicers(a, b, p)
+	}
 	l := a.loop
 	l.post(func() { p.start(l) })
 	return nil
@@ -104,8 +128,9 @@ func (c *Conn) setHandler(h Handler) {
 }
 
 type pipe struct {
-	a, b pipeEnd
-	done func(PipeResult)
+	a, b    pipeEnd
+	done    func(PipeResult)
+	spliced int64 // bytes moved by splice, both ways
 }
 
 // pipeEnd is the handler of one side of a pipe: it writes what its
@@ -119,23 +144,32 @@ type pipeEnd struct {
 	paused bool  // the pipe paused c's reads for the peer's backpressure
 	eof    bool  // c's peer finished sending
 	closed bool
+
+	// With PipeConfig.Splice (relay_splice.go): the kernel pipe c reads
+	// into, and the one it writes from.
+	spOut, spIn *splicer
 }
 
 // start runs on the loop just after Pipe: it resumes reads paused before
-// (ResumeRead offers what was kept first) and offers bytes a handler left
-// unconsumed on a connection that was not paused.
+// (ResumeRead offers what was kept first), offers bytes a handler left
+// unconsumed on a connection that was not paused, and passes on a FIN
+// that arrived before the pipe existed.
 func (p *pipe) start(l *loop) {
 	for _, e := range []*pipeEnd{&p.a, &p.b} {
 		c := e.c
 		if c.state == stateClosed || c.isClosing() {
 			continue
 		}
+		// A PauseRead made before Pipe has had its task run: this runs
+		// after it.
 		if c.lf.has(lPaused) || c.reqs.Load()&reqPause != 0 {
-			c.ResumeRead()
-			continue
-		}
-		if c.state == stateOpen {
+			c.reqs.And(^reqPause)
+			l.resume(c) // offers what was kept first
+		} else if c.state == stateOpen {
 			l.offerKept(c)
+		}
+		if c.state == stateOpen && !c.isClosing() && !c.lf.has(lPaused) && c.lf.has(lReadEOF) && c.in == nil && !e.eof {
+			e.OnReadEOF(c) // the previous handler heard it; the pipe has not
 		}
 	}
 }
@@ -200,9 +234,10 @@ func (e *pipeEnd) OnClose(c *Conn, why error) {
 		e.peer.c.Close()
 		return
 	}
+	e.p.closeSplicers()
 	if e.p.done != nil {
 		p := e.p
-		e.p.done(PipeResult{A: p.a.c, B: p.b.c, AToB: p.a.n, BToA: p.b.n, AErr: p.a.why, BErr: p.b.why})
+		e.p.done(PipeResult{A: p.a.c, B: p.b.c, AToB: p.a.n, BToA: p.b.n, Spliced: p.spliced, AErr: p.a.why, BErr: p.b.why})
 	}
 }
 

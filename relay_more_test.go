@@ -36,7 +36,9 @@ func smallBuffersControl(network, address string, rc syscall.RawConn) error {
 // loses nothing. Without the pause the client's pending output would pass
 // MaxWriteBuffer and the connection would be closed with
 // ErrWriteCapExceeded.
-func TestPipeBackpressureBoundsMemory(t *testing.T) {
+func TestPipeBackpressureBoundsMemory(t *testing.T) { bothPaths(t, testPipeBackpressureBoundsMemory) }
+
+func testPipeBackpressureBoundsMemory(t *testing.T, splice bool) {
 	nettest.NeedEpoll(t, "DialConfig.Socket and ListenFrom with small socket buffers")
 	const total = 16 << 20
 	e := newEngine(t, Options{Loops: 1, WriteHighWater: 64 << 10, WriteLowWater: 16 << 10, MaxWriteBuffer: 512 << 10})
@@ -72,6 +74,7 @@ func TestPipeBackpressureBoundsMemory(t *testing.T) {
 		written <- n
 	}()
 	p := newRelayProxy(bl.Addr().String())
+	p.splice = splice
 	p.cfg = &DialConfig{Socket: func(family, sotype, proto int) (int, error) {
 		fd, err := syscall.Socket(family, sotype, proto)
 		if err == nil {
@@ -83,6 +86,7 @@ func TestPipeBackpressureBoundsMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer lnGo.Close()                    // ListenFrom serves a duplicate of its socket
 	ln, err := e.ListenFrom(lnGo, p, nil) // accepted sockets inherit the small buffers
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +117,7 @@ func TestPipeBackpressureBoundsMemory(t *testing.T) {
 		t.Fatalf("server wrote %d, client read %d of %d", n, got, total)
 	}
 	c.Close() // the client's direction ends too
-	if r := recv(t, p.results, "PipeResult"); r.Err() != nil || r.BToA != total {
+	if r := recv(t, p.results, "PipeResult"); r.Err() != nil || r.BToA != total || splice && r.Spliced < total/2 {
 		t.Fatalf("pipe: %d bytes down, errors %v / %v", r.BToA, r.AErr, r.BErr)
 	}
 }
@@ -160,6 +164,9 @@ func TestPipeArguments(t *testing.T) {
 	x, y := recv(t, c.opened, "OnOpen"), recv(t, c.opened, "OnOpen")
 	if x.LoopIndex() != a.LoopIndex() {
 		x = y
+	}
+	if !raceBuild {
+		return // only a -race build checks the goroutine
 	}
 	if err := Pipe(a, x, nil); !errors.Is(err, errPipeOffLoop) {
 		t.Errorf("Pipe off the loop: %v", err)
@@ -283,5 +290,43 @@ func TestNoOnWritableAfterClose(t *testing.T) {
 	case <-r.writable:
 		t.Fatal("OnWritable after Close")
 	default:
+	}
+}
+
+// lateJoin keeps what the client sends (OnData consumes nothing) and joins
+// the connection to the backend only at the client's FIN: the pipe must
+// relay the kept bytes and then pass on the FIN it never saw itself.
+type lateJoin struct {
+	BaseHandler
+	backend string
+	results chan PipeResult
+}
+
+func (h *lateJoin) OnData(c *Conn, in []byte) int { return 0 }
+
+func (h *lateJoin) OnReadEOF(down *Conn) {
+	up, err := down.DialAsync("tcp", h.backend, BaseHandler{}, nil)
+	if err == nil {
+		err = Pipe(down, up, &PipeConfig{OnDone: func(r PipeResult) { h.results <- r }})
+	}
+	if err != nil {
+		down.Abort()
+	}
+}
+
+func TestPipePassesOnEarlierEOF(t *testing.T) {
+	e := newEngine(t, Options{Loops: 1})
+	h := &lateJoin{backend: goEchoBackend(t), results: make(chan PipeResult, 1)}
+	ln := listen(t, e, h, nil)
+	c := dialTCP(t, ln)
+	c.Write([]byte("request"))
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound, so a lost FIN fails rather than hangs
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "request" {
+		t.Fatalf("client read %q, %v", b, err)
+	}
+	if r := recv(t, h.results, "PipeResult"); r.Err() != nil || r.AToB != 7 || r.BToA != 7 {
+		t.Fatalf("pipe: %d up, %d down, %v / %v", r.AToB, r.BToA, r.AErr, r.BErr)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // relayProxy is a listener handler that relays each accepted connection to
@@ -23,6 +25,16 @@ type relayProxy struct {
 	cfg     *DialConfig
 	results chan PipeResult
 	loops   chan [2]int // the loops of each pair, when asked for
+	splice  bool        // PipeConfig.Splice
+}
+
+// bothPaths runs a relay test with the copying path and with splice.
+func bothPaths(t *testing.T, f func(t *testing.T, splice bool)) {
+	t.Run("copy", func(t *testing.T) { f(t, false) })
+	t.Run("splice", func(t *testing.T) {
+		nettest.NeedEpoll(t, "splice(2) through a kernel pipe (Pipe copies on the portable backend)")
+		f(t, true)
+	})
 }
 
 func newRelayProxy(backend string) *relayProxy {
@@ -38,7 +50,7 @@ func (p *relayProxy) OnOpen(down *Conn) {
 	if p.loops != nil {
 		p.loops <- [2]int{down.LoopIndex(), up.LoopIndex()}
 	}
-	if err := Pipe(down, up, &PipeConfig{OnDone: func(r PipeResult) { p.results <- r }}); err != nil {
+	if err := Pipe(down, up, &PipeConfig{OnDone: func(r PipeResult) { p.results <- r }, Splice: p.splice}); err != nil {
 		down.Abort()
 		up.Abort()
 	}
@@ -54,7 +66,17 @@ func goEchoBackend(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns { // a failed test may leave one waiting
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -63,6 +85,9 @@ func goEchoBackend(t *testing.T) string {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -82,9 +107,14 @@ func goEchoBackend(t *testing.T) string {
 // sends a random amount, shuts its write half, and must read back exactly
 // what it sent, then EOF. Many at once, on two loops, each pair on one.
 func TestPipeRelaysByteExactWithHalfClose(t *testing.T) {
+	bothPaths(t, testPipeRelaysByteExactWithHalfClose)
+}
+
+func testPipeRelaysByteExactWithHalfClose(t *testing.T, splice bool) {
 	e := newEngine(t, Options{Loops: 2})
 	p := newRelayProxy(goEchoBackend(t))
 	p.loops = make(chan [2]int, 64)
+	p.splice = splice
 	ln := listen(t, e, p, nil)
 
 	const n = 40
@@ -103,8 +133,11 @@ func TestPipeRelaysByteExactWithHalfClose(t *testing.T) {
 	}
 	for i := 0; i < n; i++ {
 		r := recv(t, p.results, "PipeResult")
-		if r.Err() != nil || r.AToB != r.BToA {
-			t.Errorf("pipe: %d bytes up, %d down, errors %v / %v", r.AToB, r.BToA, r.AErr, r.BErr)
+		// Replies come once the upstream is open, so a spliced relay
+		// splices them; a copying one never does.
+		spliceOK := r.Spliced == 0 && !splice || r.Spliced > 0 && splice || r.BToA < 64<<10
+		if r.Err() != nil || r.AToB != r.BToA || !spliceOK {
+			t.Errorf("pipe: %d bytes up, %d down, %d spliced, errors %v / %v", r.AToB, r.BToA, r.Spliced, r.AErr, r.BErr)
 		}
 		if lp := recv(t, p.loops, "loops"); lp[0] != lp[1] {
 			t.Errorf("upstream on loop %d, client on loop %d", lp[1], lp[0])
@@ -146,7 +179,9 @@ func relayRoundTrip(addr string, seed int64, size int) error {
 // The server may half-close first: its FIN reaches the client while the
 // client's direction stays open, and what the client sends afterwards
 // still reaches the server.
-func TestPipeServerHalfClosesFirst(t *testing.T) {
+func TestPipeServerHalfClosesFirst(t *testing.T) { bothPaths(t, testPipeServerHalfClosesFirst) }
+
+func testPipeServerHalfClosesFirst(t *testing.T, splice bool) {
 	e := newEngine(t, Options{Loops: 1})
 	bl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,6 +202,7 @@ func TestPipeServerHalfClosesFirst(t *testing.T) {
 		got <- b
 	}()
 	p := newRelayProxy(bl.Addr().String())
+	p.splice = splice
 	ln := listen(t, e, p, nil)
 	c := dialTCP(t, ln)
 	b, err := io.ReadAll(c) // the banner, then the server's FIN
@@ -185,7 +221,9 @@ func TestPipeServerHalfClosesFirst(t *testing.T) {
 
 // A refused upstream ends the pipe with the dial error, and the client is
 // closed gracefully (a FIN, not a reset).
-func TestPipeUpstreamRefused(t *testing.T) {
+func TestPipeUpstreamRefused(t *testing.T) { bothPaths(t, testPipeUpstreamRefused) }
+
+func testPipeUpstreamRefused(t *testing.T, splice bool) {
 	e := newEngine(t, Options{Loops: 1})
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -194,6 +232,7 @@ func TestPipeUpstreamRefused(t *testing.T) {
 	addr := dead.Addr().String()
 	dead.Close()
 	p := newRelayProxy(addr)
+	p.splice = splice
 	ln := listen(t, e, p, nil)
 	c := dialTCP(t, ln)
 	c.Write([]byte("lost: nobody to send it to"))
@@ -209,7 +248,9 @@ func TestPipeUpstreamRefused(t *testing.T) {
 // An upstream reset midway: what it sent before the reset still reaches
 // the client, which then sees its connection end; the pipe reports the
 // reset.
-func TestPipeUpstreamResetMidway(t *testing.T) {
+func TestPipeUpstreamResetMidway(t *testing.T) { bothPaths(t, testPipeUpstreamResetMidway) }
+
+func testPipeUpstreamResetMidway(t *testing.T, splice bool) {
 	e := newEngine(t, Options{Loops: 1})
 	bl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -228,6 +269,7 @@ func TestPipeUpstreamResetMidway(t *testing.T) {
 		c.Close() // RST
 	}()
 	p := newRelayProxy(bl.Addr().String())
+	p.splice = splice
 	ln := listen(t, e, p, nil)
 	c := dialTCP(t, ln)
 	c.Write([]byte("hello"))

@@ -52,9 +52,10 @@ type LoopStats struct {
 	TLSHandshakes uint64
 	// TLSHandshakeErrors counts TLS handshakes that failed: crypto/tls
 	// refused (ErrTLSHandshake), the peer left or reset, the handshake
-	// timed out. Handshakes cut by Engine.Shutdown do not count. A failed
-	// server handshake is reported to ListenConfig.OnTLSError, a failed
-	// client one counts in DialFailed too.
+	// timed out. Handshakes cut by Engine.Shutdown or Engine.Abort do not
+	// count. A failed server handshake is reported to
+	// ListenConfig.OnTLSError, a failed client one counts in DialFailed
+	// too.
 	TLSHandshakeErrors uint64
 }
 

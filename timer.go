@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// timerEntry is one deadline in a loop's min-heap. Connections keep one in
-// their connTimer, so per-connection idle, read and linger timeouts cost no
-// allocation per deadline and no goroutine: activity only updates a
-// timestamp, and when the entry fires the loop checks whether the deadline
-// really passed and, if not, pushes it back (the lazy re-arm that keeps the
-// heap untouched on the read path).
+// timerEntry is one deadline in a loop's min-heap. A connection that needs
+// one keeps it in its connTimer, so its own timeouts, linger and send
+// deadlines cost no allocation per deadline and no goroutine: activity only
+// updates a timestamp, and when the entry fires the loop checks whether the
+// deadline really passed and, if not, pushes it back (the lazy re-arm that
+// keeps the heap untouched on the read path). The engine-wide idle and read
+// timeouts need no entry per connection (timeout_sweep.go).
 type timerEntry struct {
 	when  int64 // on the loop clock, nanoseconds since the engine started
 	index int   // position in the heap; -1 when not queued

@@ -79,6 +79,7 @@ const (
 	tlsConnecting  tlsPhase = iota // a dial whose connect has not completed
 	tlsHandshaking                 // the handshake goroutine runs
 	tlsOpen                        // handshake done: plaintext flows
+	tlsFailed                      // crypto/tls refused the handshake: its alert is flushed, then the close
 )
 
 // tlsConn is one connection's TLS layer. See the file comment.
@@ -97,6 +98,7 @@ type tlsConn struct {
 	plain   *[]byte // plaintext the user's handler left unconsumed (pooled), or nil
 	timer   Timer   // the handshake deadline
 	dial    *tlsDial
+	failure error // why crypto/tls refused the handshake (tlsFailed)
 
 	done atomic.Bool // the handshake completed: ConnectionState may ask tc
 
@@ -232,7 +234,7 @@ func (t *tlsConn) handshakeDone(c *Conn, err error) {
 	}
 	l := c.loop
 	if err != nil {
-		l.closeNow(c, &tlsError{reason: ErrTLSHandshake, err: err})
+		t.fail(c, &tlsError{reason: ErrTLSHandshake, err: err})
 		return
 	}
 	l.timers.remove(&t.timer.e)
@@ -413,81 +415,6 @@ func (t *tlsConn) OnReadEOF(c *Conn) {
 func (t *tlsConn) OnWritable(c *Conn) {
 	if t.opened {
 		t.user.OnWritable(c)
-	}
-}
-
-// OnClose runs once the descriptor is closed. The pipe fails first, so a
-// handshake still waiting for input ends. A connection closed during its
-// handshake never opened: an accepted one is reported to OnTLSError, a
-// dialed one fails its dial.
-func (t *tlsConn) OnClose(c *Conn, why error) {
-	l := c.loop
-	t.pipe.fail(net.ErrClosed)
-	// Writes from now on fail, and plaintext queued during a handshake
-	// that will never complete is dropped (wmu holders never wait for the
-	// loop, so taking it here cannot block on them for long).
-	t.wmu.Lock()
-	t.gone, t.wclosed, t.early = true, true, nil
-	t.wmu.Unlock()
-	l.timers.remove(&t.timer.e)
-	releaseBuf(&t.plain)
-	if t.phase != tlsHandshaking {
-		t.user.OnClose(c, why) // a dial that failed before the handshake: dialFailed shaped why
-		return
-	}
-	shutdown := errors.Is(why, ErrEngineShutdown)
-	if !shutdown {
-		l.stats.tlsFailed.Add(1)
-	}
-	l.traceDetail(TraceTLS, c.fd, c, 0, "failed", why)
-	if t.dial == nil {
-		if !shutdown && t.set.onError != nil {
-			t.set.onError(c.RemoteAddr(), why)
-		}
-		return
-	}
-	d := t.dial
-	t.dial = nil
-	operr := &net.OpError{Op: "dial", Net: c.net.String(), Source: d.local, Addr: d.addr, Err: why}
-	l.stats.dialFailed.Add(1)
-	l.stats.dialFailedBy[Classify(operr)].Add(1)
-	t.user.OnClose(c, operr)
-	if d.done != nil {
-		d.done <- operr
-	}
-}
-
-// handshaking reports whether the handshake is in progress. Loop only.
-func (t *tlsConn) handshaking() bool { return t.phase == tlsHandshaking }
-
-// shutdown begins Engine.Shutdown's close of an open TLS connection. One
-// still in its handshake is closed at once (and not reported); it reports
-// true then. An open one sends close_notify, and the caller closes it
-// gracefully as any other.
-func (t *tlsConn) shutdown(l *loop, c *Conn) bool {
-	if t.phase != tlsOpen {
-		l.closeNow(c, ErrEngineShutdown)
-		return true
-	}
-	t.wmu.Lock()
-	if !t.wclosed {
-		t.wclosed = true
-		t.tc.CloseWrite()
-	}
-	t.wmu.Unlock()
-	return false
-}
-
-// abandon runs on the loop after a Close during the handshake with nothing
-// written: the dial fails with ErrClosed, unless the handshake completed
-// meanwhile (then handshakeDone closed the connection gracefully).
-func (t *tlsConn) abandon(c *Conn) {
-	l := c.loop
-	switch {
-	case c.state == stateConnecting:
-		l.dialFailed(c, ErrClosed)
-	case c.state == stateOpen && t.phase == tlsHandshaking:
-		l.closeNow(c, ErrClosed)
 	}
 }
 

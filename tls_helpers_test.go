@@ -24,7 +24,7 @@ type testPKI struct {
 	caKey   *ecdsa.PrivateKey
 	pool    *x509.CertPool
 	caPEM   []byte
-	leaf    tls.Certificate // 127.0.0.1, ::1, localhost and example.test
+	leaf    tls.Certificate // 127.0.0.1, ::1, localhost and example.test; a client's too
 	other   tls.Certificate // other.test only
 	expired tls.Certificate // 127.0.0.1 and localhost, expired yesterday
 }
@@ -85,7 +85,8 @@ func newTestPKI() (*testPKI, error) {
 	return p, nil
 }
 
-// issue makes a server certificate signed by the CA.
+// issue makes a certificate signed by the CA, good for a server and for a
+// client (mutual TLS).
 func (p *testPKI) issue(serial int64, names []string, ips []net.IP, from, until time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -99,7 +100,7 @@ func (p *testPKI) issue(serial int64, names []string, ips []net.IP, from, until 
 		NotBefore:    from,
 		NotAfter:     until,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {

@@ -8,6 +8,11 @@
  * seconds and prints "result ...". Then it stops sending, waits up to 3 s for
  * every byte sent to come back, and prints "verify ok" or "verify FAILED".
  * The stream is a fixed pattern and every byte echoed is compared with it.
+ * Each message's round trip (from when it is due, which is when it is sent
+ * unless the socket is full, to the arrival of its last echoed byte, by
+ * CLOCK_MONOTONIC) goes into a histogram with about 1.5 % resolution; the
+ * result line ends with its p50_us, p99_us, p999_us and max_us over the
+ * measured window.
  *
  * Idle mode (-i): opens -c connections, sends one byte on each and waits
  * for its echo (so the server has accepted and served every one), prints
@@ -62,7 +67,14 @@ struct conn {
 	uint64_t sent, rcvd, owed; /* owed: bytes due but not yet sent */
 	uint64_t msgs_done;        /* complete messages echoed so far */
 	uint64_t msgs_window;      /* of them, inside the measured window */
+	uint64_t *due;             /* ring of -P times at which the messages in flight were due, ns */
+	int due_head, due_len;
 };
+
+/* The latency histogram: values below 2*HSUB ns exactly, above that HSUB
+ * buckets per power of two (1/64: about 1.5 %), up to 2^47 ns. */
+enum { HSUB = 64, HBITS = 6, HBUCKETS = (48 - HBITS) * HSUB };
+static uint64_t hist[HBUCKETS], hist_n, hist_max;
 
 static struct conn *conns;
 static int nconn, size = 64, depth = 1, nsrc, idle, quit_on_stdin;
@@ -80,6 +92,66 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int hist_index(uint64_t v)
+{
+	if (v < 2 * HSUB)
+		return (int)v;
+	int shift = 63 - __builtin_clzll(v) - HBITS;
+	int i = (shift + 1) * HSUB + (int)((v >> shift) - HSUB);
+	return i < HBUCKETS ? i : HBUCKETS - 1;
+}
+
+/* hist_value is the middle of bucket i, in ns. */
+static double hist_value(int i)
+{
+	if (i < 2 * HSUB)
+		return i;
+	int shift = i / HSUB - 1;
+	uint64_t lo = (uint64_t)(i % HSUB + HSUB) << shift;
+	return (double)lo + (double)((uint64_t)1 << shift) / 2;
+}
+
+/* hist_pct returns the q-quantile (0 < q <= 1) in µs. */
+static double hist_pct(double q)
+{
+	if (hist_n == 0)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)hist_n + 0.5), seen = 0;
+	rank = rank < 1 ? 1 : rank;
+	for (int i = 0; i < HBUCKETS; i++)
+		if ((seen += hist[i]) >= rank) /* a bucket's middle may lie past the largest value */
+			return (hist_value(i) < (double)hist_max ? hist_value(i) : (double)hist_max) / 1e3;
+	return (double)hist_max / 1e3;
+}
+
+/* due_push records that k more messages are due at t. */
+static void due_push(struct conn *c, uint64_t k, uint64_t t)
+{
+	for (; k > 0 && c->due_len < depth; k--)
+		c->due[(c->due_head + c->due_len++) % depth] = t;
+}
+
+/* due_pop ends k messages at t, the oldest first, counting their round
+ * trips when inside the measured window. */
+static void due_pop(struct conn *c, uint64_t k, uint64_t t, int counting)
+{
+	for (; k > 0 && c->due_len > 0; k--) {
+		uint64_t d = t - c->due[c->due_head];
+		c->due_head = (c->due_head + 1) % depth, c->due_len--;
+		if (counting) {
+			hist[hist_index(d)]++, hist_n++;
+			hist_max = d > hist_max ? d : hist_max;
+		}
+	}
 }
 
 static void set_events(struct conn *c, unsigned events)
@@ -147,6 +219,12 @@ static void on_readable(struct conn *c, int counting)
 	c->msgs_done = done;
 	if (counting)
 		c->msgs_window += k;
+	if (k > 0 && c->due) {
+		uint64_t t = now_ns();
+		due_pop(c, k, t, counting);
+		if (sending)
+			due_push(c, k, t);
+	}
 	if (sending && k > 0) {
 		c->owed += k * (uint64_t)size;
 		flush(c);
@@ -474,9 +552,18 @@ int main(int argc, char **argv)
 	}
 
 	sending = 1;
+	for (int i = 0; i < nconn; i++) {
+		conns[i].due = calloc((size_t)depth, sizeof *conns[i].due);
+		if (!conns[i].due) {
+			perror("loadgen");
+			return 1;
+		}
+	}
 	for (int i = 0; i < nconn; i++)
-		if (conns[i].state == OPEN)
+		if (conns[i].state == OPEN) {
+			due_push(&conns[i], (uint64_t)depth, now_ns());
 			conns[i].owed = (uint64_t)size * (uint64_t)depth, flush(&conns[i]);
+		}
 	run_until(now() + warm, 0, 0);
 	printf("start\n");
 	double start = now();
@@ -489,9 +576,11 @@ int main(int argc, char **argv)
 		lo = m < lo ? m : lo;
 		hi = m > hi ? m : hi;
 	}
-	printf("result conns=%d size=%d depth=%d secs=%.3f msgs=%llu rate=%.1f min_conn=%llu max_conn=%llu errors=%d\n",
+	printf("result conns=%d size=%d depth=%d secs=%.3f msgs=%llu rate=%.1f min_conn=%llu max_conn=%llu errors=%d "
+	       "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
 		nconn, size, depth, secs, (unsigned long long)total, (double)total / secs,
-		(unsigned long long)lo, (unsigned long long)hi, errors);
+		(unsigned long long)lo, (unsigned long long)hi, errors,
+		hist_pct(0.5), hist_pct(0.99), hist_pct(0.999), (double)hist_max / 1e3);
 
 	sending = 0; /* drain: every byte sent must come back */
 	for (int i = 0; i < nconn; i++)

@@ -7,6 +7,7 @@
 //	epollnet help trace                   # every flag
 //	epollnet serve --proto http           # an HTTP/1.1 server on 127.0.0.1:8080
 //	epollnet bench                        # load an in-process echo server (docs/cli.md)
+//	epollnet proxy --backend 127.0.0.1:9001 --backend 127.0.0.1:9002
 //
 // Each command lives in a package of its own under internal/; this file
 // only dispatches. See docs/trace.md for the output formats.
@@ -20,14 +21,16 @@ import (
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/bench"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/proxy"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/serve"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/trace"
 )
 
 func main() {
-	// serve may restart the process on SIGHUP, which it can only do when
-	// it is the whole process.
-	serve.Restartable = true
+	// serve and proxy may restart the process on SIGHUP, which they can
+	// only do when they are the whole process.
+	daemon.Restartable = true
 	os.Exit(cli.Process(run, os.Args[1:]))
 }
 
@@ -48,6 +51,7 @@ func commands() []command {
 			trace.Run, trace.Usage},
 		{"serve", "serve echo, discard or HTTP/1.1 on the engine until interrupted", serve.Run, serve.Usage},
 		{"bench", "load-test a server (or an in-process one) and report latency percentiles", bench.Run, bench.Usage},
+		{"proxy", "relay TCP connections to backends: balancing, health checks, PROXY protocol", proxy.Run, proxy.Usage},
 	}
 }
 

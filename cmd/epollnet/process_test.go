@@ -14,7 +14,7 @@ import (
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
-	"github.com/epollnet/epollnet/cmd/epollnet/internal/serve"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 	"github.com/epollnet/epollnet/internal/nettest"
 )
 
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 				os.Exit(cli.ExitFail)
 			}
 		}
-		serve.Restartable = true
+		daemon.Restartable = true
 		os.Exit(cli.Process(run, os.Args[1:]))
 	}
 	os.Exit(nettest.Main(m))

@@ -8,9 +8,9 @@ import (
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
 )
 
-// TestServeAndBenchUsageErrors: bad command lines exit 2 with a line that
+// TestCommandUsageErrors: bad command lines exit 2 with a line that
 // says what is wrong, and print nothing on stdout.
-func TestServeAndBenchUsageErrors(t *testing.T) {
+func TestCommandUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args   []string
 		stderr string
@@ -58,6 +58,27 @@ func TestServeAndBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--source", "127.0.0.2", "--target", "unix:/tmp/s"}, "TCP targets only"},
 		{[]string{"bench", "--connect-timeout", "0s"}, "--connect-timeout must be positive"},
 		{[]string{"bench", "-x"}, "flag provided but not defined: -x"},
+		{[]string{"proxy"}, "no --backend"},
+		{[]string{"proxy", "--backend", "nowhere"}, "want HOST:PORT or unix:/path"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1,weight=0"}, "weight=N with N in [1, 1000]"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1,wait=3"}, "weight=N with N in [1, 1000]"},
+		{[]string{"proxy", "--backend", "127.0.0.1:99999"}, "invalid port"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:1"}, "given twice"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--listen", "unix:"}, "empty Unix socket path"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--balance", "random"}, `unknown --balance "random"`},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--connect-timeout", "0s"}, "--connect-timeout must be positive"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--retries", "-1"}, "--retries -1 out of range"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--fails", "0"}, "--fails must be at least 1"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--check-interval", "1ms"}, "at least 10ms"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--proxy-protocol-out", "v3"}, `--proxy-protocol-out "v3": want v1 or v2`},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--accept-proxy"}, "--accept-proxy on TCP needs --trusted"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--trusted", "10.0.0.1"}, "--trusted applies with --accept-proxy only"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--accept-proxy", "--trusted", "nope"}, `--trusted "nope"`},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--buffer", "10"}, "--buffer 10 out of range"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--loops", "-1"}, "--loops -1 out of range"},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--metrics", "9100"}, `--metrics "9100": want HOST:PORT`},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "--log-level", "loud"}, `unknown --log-level "loud"`},
+		{[]string{"proxy", "--backend", "127.0.0.1:1", "extra"}, `unexpected argument "extra"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, stdout, stderr := clitest.Run(t, run, tc.args...)
@@ -71,7 +92,8 @@ func TestServeAndBenchUsageErrors(t *testing.T) {
 // TestHelpPrintsUsageOnceToStdout: every way of asking for a command's
 // help prints its usage exactly once, on stdout, and exits 0.
 func TestHelpPrintsUsageOnceToStdout(t *testing.T) {
-	for _, cmd := range []string{"trace", "serve", "bench"} {
+	for _, c := range commands() {
+		cmd := c.name
 		for _, args := range [][]string{{"help", cmd}, {cmd, "-h"}, {cmd, "--help"}, {cmd, "-help"}} {
 			code, stdout, stderr := clitest.Run(t, run, args...)
 			if code != cli.ExitOK || strings.Count(stdout, "Usage:") != 1 || stderr != "" ||

@@ -12,10 +12,14 @@ import (
 // keep their Linux names and errnos so the engine above needs no change.
 // What has no portable meaning is a documented no-op or ErrUnsupported.
 
-// Fault-injection seam, as on Linux: tests replace it and restore it.
+// Fault-injection seams, as on Linux: tests replace them and restore them.
 var (
 	// Accept4Func accepts one connection from a listening handle into sa.
 	Accept4Func = accept4
+	// CloseFunc releases a handle (Close).
+	CloseFunc = closeHandle
+	// CloseSocketFunc releases a handle the engine created (CloseSocket).
+	CloseSocketFunc = closeHandle
 )
 
 // Iovecs is a reusable scatter/gather array; the portable backend copies
@@ -149,7 +153,13 @@ func writev(fd int, bufs [][]byte, limit int) (int, error) {
 
 // Close releases fd. A connection's queued output is still written, as
 // the kernel does after close(2), unless SetLingerZero asked for a reset.
-func Close(fd int) error {
+func Close(fd int) error { return CloseFunc(fd) }
+
+// CloseSocket releases fd as Close does: on Linux it is close(2) as a raw
+// system call, for sockets whose close cannot block; here nothing blocks.
+func CloseSocket(fd int) error { return CloseSocketFunc(fd) }
+
+func closeHandle(fd int) error {
 	h := release(fd)
 	if h == nil {
 		return syscall.EBADF
@@ -395,3 +405,10 @@ func SetFastOpenConnect(fd int) error { return with(fd, func(*handle) error { re
 
 // TCPState reports ErrUnsupported: the net package does not expose it.
 func TCPState(fd int) (uint8, error) { return 0, ErrUnsupported }
+
+// Pipe reports ErrUnsupported: there are no kernel pipes to splice
+// through, so Pipe (the relay) copies instead.
+func Pipe() (r, w int, err error) { return -1, -1, ErrUnsupported }
+
+// Splice reports ErrUnsupported (see Pipe).
+func Splice(in, out, n int) (int, error) { return 0, ErrUnsupported }

@@ -51,6 +51,11 @@ func checkHTTP(addr string) error {
 		return err
 	}
 	defer c.Close()
+	return httpExchange(c)
+}
+
+// httpExchange is checkHTTP's exchange on the connection c.
+func httpExchange(c net.Conn) error {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(c, checkGET+checkGET+checkGET[:10]); err != nil {
 		return err

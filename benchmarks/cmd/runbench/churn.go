@@ -59,9 +59,9 @@ func runClientChurn(ctx context.Context, o *options, sc scenario, im impl, addr 
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.procs))
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
-	srv0, _ := cpuNs(srv.pid)
+	srv0, _ := srv.cpu()
 	out, werr := cmd.Output()
-	srv1, _ := cpuNs(srv.pid)
+	srv1, _ := srv.cpu()
 	var s sample
 	if ps := cmd.ProcessState; ps != nil {
 		s.cliNs = (ps.UserTime() + ps.SystemTime()).Nanoseconds()

@@ -19,8 +19,10 @@ import (
 // measure 0.997-1.004). Throughput means little here, as the two share
 // one CPU and one load-generator CPU; CPU per op is the measure.
 
-// corunOnce runs im and the C reference together and returns both samples.
-// cFirst says which server starts first; the suite alternates it.
+// corunOnce runs im and the scenario's reference (the C server, or in the
+// TLS scenarios Go's net/http) together and returns both samples, the
+// reference's first. cFirst says which server starts first; the suite
+// alternates it.
 func corunOnce(ctx context.Context, o *options, sc scenario, im impl, addrC, addrX string,
 	cFirst bool) (c, x sample, err error) {
 	type side struct {
@@ -30,7 +32,7 @@ func corunOnce(ctx context.Context, o *options, sc scenario, im impl, addrC, add
 		s    sample
 		err  error
 	}
-	sides := []*side{{im: crefImpl(sc), addr: addrC}, {im: im, addr: addrX}}
+	sides := []*side{{im: sc.reference(), addr: addrC}, {im: im, addr: addrX}}
 	if !cFirst {
 		sides[0], sides[1] = sides[1], sides[0]
 	}
@@ -66,23 +68,16 @@ func corunOnce(ctx context.Context, o *options, sc scenario, im impl, addrC, add
 	return sides[0].s, sides[1].s, nil
 }
 
-// crefImpl returns the C reference among the scenario's implementations.
-func crefImpl(sc scenario) impl {
-	for _, im := range sc.impls() {
-		if im.name == cref {
-			return im
-		}
-	}
-	panic("runbench: scenario without the C reference")
-}
-
-// corunRounds runs every implementation of t but the C reference against
+// corunRounds runs every implementation of t but the reference against
 // it, o.rounds times, alternating which server starts first.
 func corunRounds(ctx context.Context, o *options, t *table, nextAddr func() string, w io.Writer) {
 	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
 		for _, r := range t.rows {
 			if ctx.Err() != nil {
 				break
+			}
+			if r.skip != "" {
+				continue
 			}
 			c, x, err := corunOnce(ctx, o, t.sc, r.im, nextAddr(), nextAddr(), round%2 == 1)
 			if err != nil {
@@ -92,8 +87,9 @@ func corunRounds(ctx context.Context, o *options, t *table, nextAddr func() stri
 			}
 			c.round, x.round = round, round
 			r.samples, r.partner = append(r.samples, x), append(r.partner, c)
-			fmt.Fprintf(w, "[%s %d/%d] %-10s %.3f× C's CPU per op (%.2f vs %.2f µs), %s vs %s %s%s\n",
-				t.sc.name, round, o.rounds, r.im.name, x.cpuPerOp()/c.cpuPerOp(), x.cpuPerOp(), c.cpuPerOp(),
+			fmt.Fprintf(w, "[%s %d/%d] %-10s %.3f× %s's CPU per op (%.2f vs %.2f µs), %s vs %s %s%s\n",
+				t.sc.name, round, o.rounds, r.im.name, x.cpuPerOp()/c.cpuPerOp(), t.sc.reference().name,
+				x.cpuPerOp(), c.cpuPerOp(),
 				thousands(x.rate), thousands(c.rate), t.sc.unit(), problemNote(c, x))
 		}
 	}
@@ -102,7 +98,7 @@ func corunRounds(ctx context.Context, o *options, t *table, nextAddr func() stri
 func problemNote(c, x sample) string {
 	p := ""
 	if c.problem != "" {
-		p += "  C PROBLEM: " + c.problem
+		p += "  REFERENCE PROBLEM: " + c.problem
 	}
 	if x.problem != "" {
 		p += "  PROBLEM: " + x.problem
@@ -111,7 +107,7 @@ func problemNote(c, x sample) string {
 }
 
 // corunRatios returns, for each same-window run of r, its CPU per op over
-// the C reference's in that window.
+// the reference's in that window.
 func (r *result) corunRatios() *result {
 	q := &result{}
 	for i, s := range r.samples {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,7 +24,9 @@ type sample struct {
 	clientCost bool    // the client's CPU is the cost per op (churnClient), not the server's
 	problem    string  // errors the load generator saw; empty if none
 	net        netCounters
-	timeWait   int64 // sockets in TIME_WAIT when the run started (churn scenarios), -1 if unknown
+	timeWait   int64   // sockets in TIME_WAIT when the run started (churn scenarios), -1 if unknown
+	tls        string  // TLS churn: what the first handshake negotiated
+	p50, p99   float64 // echo: loadgen's message round trip percentiles, µs (0: not reported)
 
 	// idle scenarios
 	rss0, rss1 int64 // server VmRSS before connecting and after the idle window, KiB
@@ -45,7 +49,12 @@ func (s sample) cpuPerOp() float64 {
 
 // srvCPU and cliPct are CPU utilisations over the window, in percent.
 func (s sample) srvCPU() float64 { return 100 * float64(s.srvNs) / 1e9 / s.secs }
-func (s sample) cliPct() float64 { return 100 * float64(s.cliNs) / 1e9 / s.secs }
+func (s sample) cliPct() float64 {
+	if s.cliNs < 0 {
+		return math.NaN()
+	}
+	return 100 * float64(s.cliNs) / 1e9 / s.secs
+}
 
 // runLoad runs the load of scenario sc, with client im in churnClient
 // scenarios, against the server srv listening on addr.
@@ -54,8 +63,10 @@ func runLoad(ctx context.Context, o *options, sc scenario, im impl, addr string,
 	switch sc.kind {
 	case echoLoad, churnServer:
 		s, err = runEcho(ctx, o, sc, addr, srv)
-	case httpLoad:
+	case httpLoad, httpsLoad:
 		s, err = runHTTP(ctx, o, sc, addr, srv)
+	case tlsFull, tlsResume:
+		s, err = runTLSChurn(ctx, o, sc, addr, srv)
 	case churnClient:
 		s, err = runClientChurn(ctx, o, sc, im, addr, srv)
 	default:
@@ -78,6 +89,14 @@ func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 	if sc.kind == churnServer {
 		argv = append(argv, "-C", "-b", strconv.Itoa(o.sources))
 	}
+	return runMarked(ctx, o, argv, srv, nil)
+}
+
+// runMarked runs a load generator that speaks loadgen's protocol ("start"
+// when the window opens, "result k=v ..." when it closes, then "verify
+// ok" or "verify ...") and reads the server's and its own CPU at the two
+// marks. onResult, if not nil, reads more of the result line.
+func runMarked(ctx context.Context, o *options, argv []string, srv *server, onResult func(kv, *sample)) (sample, error) {
 	cmd := command(ctx, o, argv...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
@@ -96,18 +115,25 @@ func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		line := lines.Text()
 		switch {
 		case line == "start":
-			srv0, _ = cpuNs(srv.pid)
+			srv0, _ = srv.cpu()
 			cli0, _ = cpuNs(cmd.Process.Pid)
 		case strings.HasPrefix(line, "result "):
-			srv1, _ := cpuNs(srv.pid)
-			cli1, _ := cpuNs(cmd.Process.Pid)
+			srv1, _ := srv.cpu()
+			cli1, cerr := cpuNs(cmd.Process.Pid)
 			kv := keyValues(line)
 			s.rate, s.secs = kv.float("rate"), kv.float("secs")
 			s.count = int64(kv.float("msgs"))
 			s.srvNs, s.cliNs = srv1-srv0, cli1-cli0
+			if cerr != nil {
+				s.cliNs = -1 // it exited already: unknown
+			}
 			s.problem = loadgenErrors(kv)
+			s.p50, s.p99 = kv.float("p50_us"), kv.float("p99_us")
 			if lo, hi := kv.float("min_conn"), kv.float("max_conn"); lo == 0 && hi > 0 {
 				s.problem = strings.TrimSpace(s.problem + " a connection starved (min_conn=0)")
+			}
+			if onResult != nil {
+				onResult(kv, &s)
 			}
 		case strings.HasPrefix(line, "verify "):
 			verified = strings.HasPrefix(line, "verify ok")
@@ -118,7 +144,7 @@ func runEcho(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 	}
 	werr := cmd.Wait()
 	if s.secs == 0 {
-		return s, fmt.Errorf("loadgen: %v: %s", werr, stderr.tail())
+		return s, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), werr, stderr.tail())
 	}
 	if !verified && s.problem == "" {
 		s.problem = fmt.Sprintf("no verification (%v) %s", werr, stderr.tail())
@@ -137,6 +163,9 @@ var (
 // the measured run, with the server's CPU read just before and after it.
 func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *server) (sample, error) {
 	url := "http://" + addr + "/"
+	if sc.kind == httpsLoad {
+		url = "https://" + addr + "/"
+	}
 	wrk := func(d time.Duration) ([]string, string, float64, error) {
 		argv := []string{"wrk", "-t1", "-c" + strconv.Itoa(sc.conns),
 			"-d" + strconv.Itoa(int(math.Ceil(d.Seconds()))) + "s", "--timeout", "2s"}
@@ -148,6 +177,10 @@ func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		cctx, cancel := context.WithTimeout(ctx, d+60*time.Second)
 		defer cancel()
 		cmd := command(cctx, o, argv...)
+		if sc.kind == httpsLoad {
+			// wrk's OpenSSL offers what the suite's TLS clients offer (tls.go).
+			cmd.Env = append(os.Environ(), "OPENSSL_CONF="+o.tls.clientConf)
+		}
 		b, err := cmd.CombinedOutput()
 		cpu := 0.0
 		if ps := cmd.ProcessState; ps != nil {
@@ -160,9 +193,9 @@ func runHTTP(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 			return sample{}, fmt.Errorf("wrk warm-up: %v: %s", err, outp)
 		}
 	}
-	srv0, _ := cpuNs(srv.pid)
+	srv0, _ := srv.cpu()
 	argv, outp, cli, err := wrk(o.dur)
-	srv1, _ := cpuNs(srv.pid)
+	srv1, _ := srv.cpu()
 	s, ok := parseWrk(outp)
 	if err != nil || !ok {
 		return sample{}, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, outp)
@@ -229,12 +262,12 @@ func runIdle(ctx context.Context, o *options, sc scenario, addr string, srv *ser
 		line := lines.Text()
 		if strings.HasPrefix(line, "ready ") {
 			s.readySecs = time.Since(t0).Seconds()
-			t1, _ := cpuNs(srv.pid)
+			t1, _ := srv.cpu()
 			select {
 			case <-time.After(o.idle):
 			case <-ctx.Done():
 			}
-			t2, _ := cpuNs(srv.pid)
+			t2, _ := srv.cpu()
 			s.rss1, _ = rssKiB(srv.pid)
 			s.idleNs, s.secs = t2-t1, o.idle.Seconds()
 			s.count = int64(sc.conns)

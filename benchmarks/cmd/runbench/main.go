@@ -11,7 +11,10 @@
 // Besides steady load (echo, HTTP) and idle connections, it measures
 // connection churn, server side (churn-100) and client side
 // (dial-churn-100, churn.go), and what more event loops cost and give on a
-// small machine (echo-100-loops, -2cpu and -quota, loops.go).
+// small machine (echo-100-loops, -2cpu and -quota, loops.go), and HTTPS:
+// keep-alive, full handshakes and resumed ones (https-100,
+// https-churn-100, https-resume-100, tls.go), against Go's crypto/tls,
+// nbio, nginx and HAProxy (native.go).
 package main
 
 import (
@@ -46,7 +49,8 @@ type options struct {
 	serverCPU, clientCPU string
 	procs, loops         int
 	sources              int
-	backlog              int // net.core.netdev_max_backlog to set for the run; 0 leaves it
+	backlog              int       // net.core.netdev_max_backlog to set for the run; 0 leaves it
+	tls                  *tlsFiles // the TLS scenarios' certificate and client settings (tls.go)
 }
 
 func (o *options) path(rel string) string { return filepath.Join(o.dir, rel) }
@@ -69,11 +73,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	for _, tool := range []string{"taskset", "wrk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(stderr, "runbench: %s not found (Debian: apt-get install util-linux wrk)\n", tool)
+	if _, err := exec.LookPath("taskset"); err != nil {
+		fmt.Fprintln(stderr, "runbench: taskset not found (Debian: apt-get install util-linux)")
+		return 1
+	}
+	if needsTLS(o) {
+		f, err := newTLSFiles()
+		if err != nil {
+			fmt.Fprintln(stderr, "runbench: TLS certificate:", err)
 			return 1
 		}
+		defer f.remove()
+		o.tls = f
 	}
 	if o.quota > 0 {
 		q, err := newCPUQuota("server-quota", o.quota)
@@ -117,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dir, "dir", ".", "the benchmarks directory (module root)")
 	sc := fs.String("scenarios", "all", "comma-separated scenarios: "+scenarioNames())
-	im := fs.String("impls", "all", "comma-separated implementations (c, epollnet, epollnet-portable, gnet, nbio, evio, netpoll, net, fasthttp, nethttp)")
+	im := fs.String("impls", "all", "comma-separated implementations (c, epollnet, epollnet-portable, gnet, nbio, evio, netpoll, net, fasthttp, nethttp, nginx, haproxy)")
 	fs.DurationVar(&o.dur, "d", 5*time.Second, "measured duration of each run")
 	fs.DurationVar(&o.warm, "warmup", time.Second, "warm-up before each measured run (HTTP: skipped below 1s, wrk's minimum)")
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "idle window of the idle scenarios")
@@ -222,6 +233,7 @@ func build(o *options, stderr io.Writer) error {
 		{"go", "build", "-o", o.bin("benchsrv"), "./cmd/benchsrv"},
 		{"go", "build", "-tags", "epollnet_portable", "-o", o.bin("benchsrv-portable"), "./cmd/benchsrv"},
 		{"go", "build", "-o", o.bin("dialchurn"), "./cmd/dialchurn"},
+		{"go", "build", "-o", o.bin("tlschurn"), "./cmd/tlschurn"},
 		{"go", "-C", lib, "build", "-o", bin, "./cmd/epollnet"},
 		{"gcc", "-O2", "-Wall", "-o", o.bin("cref-server"), o.path("cref/server.c")},
 		{"gcc", "-O2", "-Wall", "-o", o.bin("loadgen"), o.path("cref/loadgen.c")},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -25,6 +26,7 @@ type server struct {
 	pid    int
 	stderr *syncBuffer
 	done   chan struct{}
+	tmp    string // a directory of the server's own (a configuration), removed once it stopped
 }
 
 // startServer starts impl's server for proto on addr, pinned to the server
@@ -45,8 +47,19 @@ func startServer(o *options, im impl, proto, addr string) (*server, error) {
 	if im.oneListener {
 		argv = append(argv, "-one-listener")
 	}
-	if im.name == cref {
+	if proto == "https" {
+		argv = append(argv, "-cert", o.tls.cert, "-key", o.tls.key)
+	}
+	native := nativeServers[im.name]
+	switch {
+	case im.name == cref:
 		argv = []string{o.bin("cref-server"), "-addr", addr, "-mode", proto}
+		loops = 1
+	case native != nil:
+		var err error
+		if argv, err = native.argv(o, addr); err != nil {
+			return nil, fmt.Errorf("%s: %v", im.name, err)
+		}
 		loops = 1
 	}
 	if o.cgroup != nil && o.loopQuota > 0 {
@@ -72,6 +85,14 @@ func startServer(o *options, im impl, proto, addr string) (*server, error) {
 			s.stop()
 			return nil, fmt.Errorf("%s: -server-quota: %v", im.name, err)
 		}
+	}
+	if native != nil {
+		go io.Copy(io.Discard, out)
+		if err := waitListening(addr, s.done); err != nil {
+			s.stop()
+			return nil, fmt.Errorf("%s %s did not start: %v: %s", im.name, proto, err, s.stderr.tail())
+		}
+		return s, nil
 	}
 	ready := make(chan bool, 1)
 	go func() {
@@ -105,6 +126,69 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		<-s.done
 	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
+}
+
+// cpu returns the CPU time the server has used, in nanoseconds: its own
+// and its children's (nginx serves from a worker process), read as cpuNs
+// does.
+func (s *server) cpu() (int64, error) {
+	ns, err := cpuNs(s.pid)
+	for _, kid := range children(s.pid) {
+		if k, kerr := cpuNs(kid); kerr == nil {
+			ns += k
+		}
+	}
+	return ns, err
+}
+
+// children returns the processes whose parent is pid. The kernel's
+// /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, so it scans
+// every process's stat.
+func children(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: fields count from after its ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, p)
+		}
+	}
+	return kids
+}
+
+// waitListening returns once addr accepts a TCP connection, for the
+// servers that do not say when they are ready, or fails when the server
+// exits or after 15 s.
+func waitListening(addr string, done <-chan struct{}) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return fmt.Errorf("exited")
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not accepting after 15 s", addr)
 }
 
 // exited reports whether the server died, with its last words.

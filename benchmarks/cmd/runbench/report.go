@@ -14,6 +14,8 @@ type result struct {
 	samples []sample
 	partner []sample // -corun: the C reference's sample from the same window as each of samples
 	fails   []string // runs that produced no sample, and why
+	skip    string   // why the implementation was not run (a program missing), or ""
+	tls     string   // HTTPS: what the behaviour check's handshake negotiated
 }
 
 // table is one scenario's results, in implementation order.
@@ -22,6 +24,7 @@ type table struct {
 	rows  []*result
 	skip  string // why the scenario did not run
 	corun bool   // same-window runs against the C reference (corun.go)
+	proxy *proxyTable
 }
 
 func (t *table) row(name string) *result {
@@ -72,8 +75,14 @@ func (t *table) markdown(w io.Writer, o *options) {
 		return
 	}
 	switch {
+	case t.sc.isProxy():
+		t.proxyMarkdown(w)
+	case t.corun && t.sc.tls():
+		t.tlsCorunMarkdown(w)
 	case t.corun:
 		t.corunMarkdown(w)
+	case t.sc.tls():
+		t.tlsMarkdown(w)
 	case t.sc.kind == idleConns:
 		t.idleMarkdown(w)
 	case t.sc.scale != split:
@@ -150,6 +159,9 @@ func (t *table) idleMarkdown(w io.Writer) {
 func (r *result) problems() []string {
 	seen := map[string]bool{}
 	var ps []string
+	if r.skip != "" {
+		ps = append(ps, "not run: "+r.skip)
+	}
 	for _, p := range r.fails {
 		p = "run failed: " + p
 		if !seen[p] {
@@ -164,7 +176,7 @@ func (r *result) problems() []string {
 		}
 	}
 	for _, s := range r.partner {
-		if p := "the C reference in the same window: " + s.problem; s.problem != "" && !seen[p] {
+		if p := "the reference in the same window: " + s.problem; s.problem != "" && !seen[p] {
 			seen[p] = true
 			ps = append(ps, p)
 		}

@@ -14,6 +14,11 @@ const (
 	idleConns               // memory and CPU of many idle connections
 	churnServer             // connections per second an echo server accepts, serves once and closes (loadgen -C)
 	churnClient             // connections per second a client opens, uses once and closes, against the C server
+	httpsLoad               // HTTPS keep-alive requests per second (wrk over TLS 1.3)
+	tlsFull                 // HTTPS, one request per connection, every handshake a full one (tlschurn)
+	tlsResume               // the same, every handshake after the first resumed with a ticket (tlschurn -resume)
+	proxyEcho               // messages per second through a proxy in front of the C echo server (proxy.go)
+	proxyChurn              // connections per second through a proxy, each used for one message (proxy.go)
 )
 
 // scale says whether a scenario compares event-loop configurations rather
@@ -57,12 +62,29 @@ var scenarios = []scenario{
 	{"dial-churn-100", churnClient, 100, 64, 1, "connection churn, client side: the same churn from each client " +
 		"against the C server; client CPU per connection, the whole client process (start-up and exit included, " +
 		"no warm-up)", split},
+	{"https-100", httpsLoad, 100, 0, 1, "HTTPS, TLS 1.3, 100 keep-alive connections (wrk over OpenSSL), no " +
+		"pipelining: server CPU per request", split},
+	{"https-churn-100", tlsFull, 100, 0, 1, "HTTPS connection churn, full handshakes: 100 connections at a time " +
+		"from tlschurn, each a connect, a full TLS 1.3 handshake (no session kept), one GET with Connection: close, " +
+		"its response, a close by the client; server CPU per handshake", split},
+	{"https-resume-100", tlsResume, 100, 0, 1, "HTTPS connection churn, resumed handshakes: as https-churn-100, " +
+		"every handshake after the first resumed with the server's last session ticket (TLS 1.3 PSK with a fresh " +
+		"X25519 exchange); server CPU per resumed handshake", split},
 	{"echo-100-loops", echoLoad, 100, 64, 1, "event loops: echo-100 against 1 and more loops, every loop on the " +
 		"server CPU and the load generator on the client CPU, as in echo-100: the cost of more loops on one core", scaleOneCPU},
 	{"echo-100-loops-2cpu", echoLoad, 100, 64, 1, "event loops: echo-100 against 1 and more loops, the server " +
 		"and the load generator sharing every CPU, without limit", scaleShared},
 	{"echo-100-loops-quota", echoLoad, 100, 64, 1, "event loops at a fixed CPU budget per loop: as " +
 		"echo-100-loops-2cpu, the server held to -loop-quota percent of a CPU per loop (root)", scaleQuota},
+	{"proxy-echo-100", proxyEcho, 100, 64, 1, "proxies in front of the C echo server: 100 connections, " +
+		"64-byte messages, one in flight each", split},
+	{"proxy-echo-100-4k-p4", proxyEcho, 100, 4096, 4, "proxies in front of the C echo server: 100 connections, " +
+		"4 KiB messages, 4 in flight each", split},
+	{"proxy-echo-1000", proxyEcho, 1000, 64, 1, "proxies in front of the C echo server: 1,000 connections, " +
+		"64-byte messages, one in flight each", split},
+	{"proxy-churn-100", proxyChurn, 100, 64, 1, "connection churn through proxies: loadgen -C, 100 connections " +
+		"at a time, each a connect, 64 bytes echoed by the C server behind the proxy, and a close by the client; " +
+		"proxy CPU per relayed connection (its accept, its dial to the backend, both closes)", split},
 }
 
 // impl is one server implementation, or in churnClient scenarios one
@@ -104,6 +126,18 @@ var httpImpls = []impl{
 	{name: "nethttp", label: "net/http"},
 }
 
+// httpsImpls serve the TLS scenarios; Go's net/http over crypto/tls, the
+// bare crypto/tls server, is the reference of their ratios. nginx and
+// HAProxy are native programs the runner configures (native.go); a
+// missing one is skipped.
+var httpsImpls = []impl{
+	{name: "nethttp", label: "Go net/http + crypto/tls (reference)"},
+	{name: "epollnet", label: "epollnet, minimal splitter, crypto/tls"},
+	{name: "nbio", label: "nbio nbhttp, llib TLS, goroutine pool"},
+	{name: "nginx", label: "nginx, OpenSSL"},
+	{name: "haproxy", label: "HAProxy, OpenSSL"},
+}
+
 // clientImpls are the clients of the churnClient scenarios, each against
 // the C server.
 var clientImpls = []impl{
@@ -131,10 +165,38 @@ func scaleImpls() []impl {
 
 // proto is the server protocol a scenario needs.
 func (s scenario) proto() string {
-	if s.kind == httpLoad {
+	switch {
+	case s.tls():
+		return "https"
+	case s.kind == httpLoad:
 		return "http"
 	}
 	return "echo"
+}
+
+// tls reports whether the scenario is one of the HTTPS scenarios.
+func (s scenario) tls() bool {
+	return s.kind == httpsLoad || s.kind == tlsFull || s.kind == tlsResume
+}
+
+// reference is the implementation the scenario's ratios divide by, and
+// -corun's partner: the C reference, or for the TLS scenarios Go's
+// net/http over crypto/tls. The proxy scenarios pair their rows with
+// epollnet's proxy themselves (proxy.go); their reference is the direct row.
+func (s scenario) reference() impl {
+	name := cref
+	if s.tls() {
+		name = "nethttp"
+	}
+	if s.isProxy() {
+		name = direct
+	}
+	for _, im := range s.impls() {
+		if im.name == name {
+			return im
+		}
+	}
+	panic("runbench: scenario without its reference")
 }
 
 // impls returns the implementations that serve the scenario (clients, for
@@ -143,10 +205,14 @@ func (s scenario) impls() []impl {
 	switch {
 	case s.kind == httpLoad:
 		return httpImpls
+	case s.tls():
+		return httpsImpls
 	case s.kind == churnClient:
 		return clientImpls
 	case s.scale != split:
 		return scaleImpls()
+	case s.isProxy():
+		return proxyImpls()
 	}
 	return echoImpls
 }
@@ -164,10 +230,12 @@ func (s scenario) server(im impl) impl {
 // unit is what the scenario's rate counts, per second.
 func (s scenario) unit() string {
 	switch s.kind {
-	case httpLoad:
+	case httpLoad, httpsLoad:
 		return "req/s"
-	case churnServer, churnClient:
+	case churnServer, churnClient, proxyChurn:
 		return "conn/s"
+	case tlsFull, tlsResume:
+		return "handshakes/s"
 	}
 	return "msg/s"
 }
@@ -179,6 +247,16 @@ func (s scenario) cost() string {
 		return "server CPU µs per conn"
 	case churnClient:
 		return "client CPU µs per conn"
+	case httpsLoad:
+		return "server CPU µs per request"
+	case tlsFull:
+		return "server CPU µs per handshake"
+	case tlsResume:
+		return "server CPU µs per resumed handshake"
+	case proxyChurn:
+		return "proxy CPU µs per conn"
+	case proxyEcho:
+		return "proxy CPU µs per msg"
 	}
 	return "server CPU µs per op"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // suite runs the selected scenarios and returns their tables.
 func suite(ctx context.Context, o *options, w io.Writer) []*table {
 	var tables []*table
-	checked := map[string]string{} // proto/impl -> "" or the failure
+	checked := map[string]checkResult{} // proto/impl -> its check
 	port := o.port
 	nextAddr := func() string {
 		for i := 0; i < 2000; i++ {
@@ -35,12 +36,15 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 		t := &table{sc: sc, corun: o.corun}
 		tables = append(tables, t)
 		for _, im := range sc.impls() {
-			if (o.impls == nil || o.impls[im.name]) && !(o.corun && im.name == cref) {
-				t.rows = append(t.rows, &result{im: im})
+			if (o.impls == nil || o.impls[im.name]) && !(o.corun && im.name == sc.reference().name) {
+				t.rows = append(t.rows, &result{im: im, skip: missing(im.name)})
 			}
 		}
 		so, done := o, func() {}
+		_, wrkErr := exec.LookPath("wrk")
 		switch {
+		case (sc.kind == httpLoad || sc.kind == httpsLoad) && wrkErr != nil:
+			t.skip = "wrk not found (Debian: apt-get install wrk)"
 		case sc.kind == idleConns && o.corun:
 			t.skip = "same-window runs compare CPU per op under load; run the idle scenarios without -corun"
 		case sc.kind == idleConns:
@@ -59,8 +63,12 @@ func suite(ctx context.Context, o *options, w io.Writer) []*table {
 }
 
 // runTable checks the servers of t's scenario and runs its rounds.
-func runTable(ctx context.Context, o *options, t *table, checked map[string]string, nextAddr func() string, w io.Writer) {
+func runTable(ctx context.Context, o *options, t *table, checked map[string]checkResult, nextAddr func() string, w io.Writer) {
 	sc := t.sc
+	if sc.isProxy() {
+		proxyRounds(ctx, o, t, checked, nextAddr, w)
+		return
+	}
 	if o.check {
 		checkServers(o, t, checked, nextAddr, w)
 	}
@@ -72,6 +80,9 @@ func runTable(ctx context.Context, o *options, t *table, checked map[string]stri
 		for _, r := range t.rows {
 			if ctx.Err() != nil {
 				break
+			}
+			if r.skip != "" {
+				continue
 			}
 			s, err := runOnce(ctx, o, sc, r.im, nextAddr())
 			if err != nil {
@@ -107,45 +118,62 @@ func runOnce(ctx context.Context, o *options, sc scenario, im impl, addr string)
 	return s, err
 }
 
+// checkResult is one implementation's behaviour check: its failure or "",
+// and for HTTPS what the handshake negotiated.
+type checkResult struct{ failure, tls string }
+
 // checkServers checks each implementation's behaviour once per protocol;
 // a failure is reported with the scenario but the runs go on.
-func checkServers(o *options, t *table, checked map[string]string, nextAddr func() string, w io.Writer) {
+func checkServers(o *options, t *table, checked map[string]checkResult, nextAddr func() string, w io.Writer) {
 	for _, r := range t.rows {
+		if r.skip != "" {
+			fmt.Fprintf(w, "%s: %s not run: %s\n", t.sc.name, r.im.name, r.skip)
+			continue
+		}
 		im := t.sc.server(r.im)
 		key := fmt.Sprintf("%s/%s", t.sc.proto(), im.name)
 		if im.loops > 1 {
 			key += fmt.Sprintf("/%d loops, one listener %v", im.loops, im.oneListener)
 		}
-		failure, done := checked[key]
+		c, done := checked[key]
 		if !done {
-			failure = checkOne(o, im, t.sc.proto(), nextAddr())
-			checked[key] = failure
+			c = checkOne(o, im, t.sc.proto(), nextAddr())
+			checked[key] = c
 			status := "ok"
-			if failure != "" {
-				status = "FAILED: " + failure
+			if c.failure != "" {
+				status = "FAILED: " + c.failure
+			}
+			if c.tls != "" {
+				status += " (" + c.tls + ")"
 			}
 			fmt.Fprintf(w, "check %-14s %s\n", key, status)
 		}
-		if failure != "" {
-			r.fails = append(r.fails, "behaviour check: "+failure)
+		r.tls = c.tls
+		if c.failure != "" {
+			r.fails = append(r.fails, "behaviour check: "+c.failure)
 		}
 	}
 }
 
-func checkOne(o *options, im impl, proto, addr string) string {
+func checkOne(o *options, im impl, proto, addr string) checkResult {
 	srv, err := startServer(o, im, proto, addr)
 	if err != nil {
-		return err.Error()
+		return checkResult{failure: err.Error()}
 	}
 	defer srv.stop()
-	check := checkEcho
-	if proto == "http" {
-		check = checkHTTP
+	var c checkResult
+	switch proto {
+	case "https":
+		c.tls, err = checkHTTPS(o, addr)
+	case "http":
+		err = checkHTTP(addr)
+	default:
+		err = checkEcho(addr)
 	}
-	if err := check(addr); err != nil {
-		return err.Error()
+	if err != nil {
+		c.failure = err.Error()
 	}
-	return ""
+	return c
 }
 
 // idleFeasible returns why n idle connections cannot be opened here, or "".
@@ -248,11 +276,12 @@ func writeReport(o *options, m machine, start time.Time, tables []*table, w io.W
 		"\"paired\" is the median, over the rounds, of the ratio to the C run of the same round: runs of one " +
 		"round are minutes apart at most, so it cancels much of a shared machine's drift."
 	if o.corun {
-		legend = "SAME-WINDOW RUNS (-corun): each implementation ran at the same time as the C reference, " +
-			"both servers on the server CPU, each with its own load generator on the client CPU, so that both " +
-			"measured windows saw the same machine. The ratio is the implementation's server CPU time per op " +
-			"over the C reference's in the same window; the median and min–max are over the rounds. Throughput " +
-			"is shown for completeness only: the two servers share one CPU and the two load generators another."
+		legend = "SAME-WINDOW RUNS (-corun): each implementation ran at the same time as the scenario's reference " +
+			"(the C server; Go's net/http over crypto/tls in the TLS scenarios), both servers on the server CPU, " +
+			"each with its own load generator on the client CPU, so that both measured windows saw the same " +
+			"machine. The ratio is the implementation's server CPU time per op over the reference's in the same " +
+			"window; the median and min–max are over the rounds. Throughput is shown for completeness only: the " +
+			"two servers share one CPU and the two load generators another."
 	}
 	fmt.Fprintf(&b, "\n%s Server CPU is the sum of the threads' se.sum_exec_runtime (/proc/PID/task/*/sched; "+
 		"utime+stime in 10 ms ticks where the kernel lacks it) over the measured window.\n\n", legend)

@@ -36,6 +36,14 @@ func describeMachine(o *options) machine {
 		[2]string{"gcc", firstLine(run1("gcc", "--version"))},
 		[2]string{"wrk", firstLine(run1("wrk", "-v"))},
 	)
+	if o.tls != nil {
+		m.versions = append(m.versions, [2]string{"OpenSSL (wrk's, nginx's, HAProxy's)", firstLine(run1("openssl", "version"))})
+		for _, name := range []string{"nginx", "haproxy"} {
+			if v := nativeVersion(name); v != "" {
+				m.versions = append(m.versions, [2]string{name, v})
+			}
+		}
+	}
 	return m
 }
 
@@ -47,7 +55,7 @@ func moduleVersions(o *options) [][2]string {
 		if len(f) < 3 || f[0] != "dep" {
 			continue
 		}
-		for _, lib := range []string{"gnet", "nbio", "evio", "netpoll", "fasthttp"} {
+		for _, lib := range []string{"gnet", "nbio", "llib", "evio", "netpoll", "fasthttp"} {
 			if strings.Contains(f[1], "/"+lib) {
 				vs = append(vs, [2]string{f[1], f[2]})
 			}

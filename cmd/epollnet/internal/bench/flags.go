@@ -266,7 +266,7 @@ const fdSlack = 64
 // is opened: otherwise the run would fail midway with EMFILE. Without
 // --target the in-process server holds a descriptor per connection too.
 func (o *benchOptions) checkDescriptors() error {
-	limit, ok := openFileLimit()
+	limit, ok := cli.OpenFileLimit()
 	if !ok {
 		return nil // nothing to check against; the run will say if it runs out
 	}

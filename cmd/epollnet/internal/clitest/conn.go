@@ -2,9 +2,13 @@ package clitest
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,4 +47,66 @@ func ReadAll(t *testing.T, c net.Conn, quiet time.Duration) (got string, closed 
 			t.Fatalf("read: %v", err)
 		}
 	}
+}
+
+// Stream sends payload to a TCP addr, half-closes, and returns what came
+// back until the peer's FIN: one echo, byte for byte, with half-close.
+func Stream(addr string, payload []byte) ([]byte, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(payload)
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		werr <- err
+	}()
+	got, err := io.ReadAll(c)
+	if e := <-werr; err == nil {
+		err = e
+	}
+	return got, err
+}
+
+// Streams runs n concurrent Streams of random bytes of size bytes each through addr and
+// returns the error of each (nil when the echo came back whole and equal).
+func Streams(addr string, n, size int) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payload := make([]byte, size)
+			rand.Read(payload)
+			got, err := Stream(addr, payload)
+			if err == nil && !bytes.Equal(got, payload) {
+				err = fmt.Errorf("echo of %d bytes: got %d bytes, equal prefix %v", size, len(got), bytes.HasPrefix(payload, got))
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// Failures summarizes Streams' errors: "0 failed", or how many and the
+// first three.
+func Failures(errs []error) string {
+	var b strings.Builder
+	n := 0
+	for i, err := range errs {
+		if err != nil {
+			n++
+			if n <= 3 {
+				fmt.Fprintf(&b, "\n  stream %d: %v", i, err)
+			}
+		}
+	}
+	return fmt.Sprintf("%d failed%s", n, b.String())
 }

@@ -4,14 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 )
 
 // deployOptions are serve's flags for running in production.
@@ -26,26 +24,6 @@ type deployOptions struct {
 	tlsPreset     *tls.Config    // not a flag: StartLocal's configuration, instead of the files
 }
 
-// parseTrusted parses --trusted values: CIDR prefixes or single
-// addresses, each flag one or several separated by commas.
-func (o *serveOptions) parseTrusted(vals []string) error {
-	for _, v := range vals {
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				a, aerr := netip.ParseAddr(s)
-				if aerr != nil {
-					return fmt.Errorf("--trusted %q: want a CIDR prefix such as 10.0.0.0/8, or an address", s)
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-			o.trusted = append(o.trusted, p)
-		}
-	}
-	return nil
-}
-
 // validateDeploy checks the deployment flags: metrics, logging, PROXY
 // protocol.
 func (o *serveOptions) validateDeploy() error {
@@ -54,7 +32,7 @@ func (o *serveOptions) validateDeploy() error {
 			return fmt.Errorf("--metrics %q: want HOST:PORT", o.metrics)
 		}
 	}
-	if _, err := parseLogLevel(o.logLevel); err != nil {
+	if _, err := daemon.ParseLogLevel(o.logLevel); err != nil {
 		return err
 	}
 	if err := o.validateTLS(); err != nil {
@@ -79,33 +57,4 @@ func (o *serveOptions) proxyConfig() *epollnet.ProxyConfig {
 		return nil
 	}
 	return &epollnet.ProxyConfig{Trusted: o.trusted}
-}
-
-// parseLogLevel maps --log-level to a slog level; "off" maps above Error.
-func parseLogLevel(s string) (slog.Level, error) {
-	switch s {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info":
-		return slog.LevelInfo, nil
-	case "warn":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	case "off":
-		return slog.LevelError + 1, nil
-	}
-	return 0, fmt.Errorf("unknown --log-level %q: want debug, info, warn, error or off", s)
-}
-
-// newLogger returns the engine's logger (Options.Logger), writing text
-// records to w, or nil for --log-level off. The engine logs little and
-// rate-limits it: a listener paused because accept4 ran out of
-// descriptors or memory (at most once a second per loop), a failed loop.
-func newLogger(level string, w io.Writer) *slog.Logger {
-	l, err := parseLogLevel(level)
-	if err != nil || level == "off" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }

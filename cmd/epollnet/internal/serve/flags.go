@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 )
 
 // serveOptions is the parsed command line of "epollnet serve".
@@ -91,7 +92,8 @@ func parseServe(args []string, stdout, stderr io.Writer) (serveOptions, error) {
 		return o, err
 	}
 	o.listen = listen
-	err := o.parseTrusted(trusted)
+	var err error
+	o.trusted, err = daemon.ParseTrusted(trusted)
 	if err == nil {
 		err = o.validate(fs)
 	}
@@ -174,7 +176,7 @@ const (
 // accept4 would fail with EMFILE and the refused connection would wait in
 // the backlog instead of being told.
 func defaultMaxConns(loops, listeners int) int {
-	limit, ok := openFileLimit()
+	limit, ok := cli.OpenFileLimit()
 	if !ok || limit > 1<<30 {
 		return 1 << 20 // unknown or unlimited: the engine's own limits apply
 	}
@@ -193,9 +195,10 @@ few seconds: open connections, requests (http) or reads (echo, discard)
 per second, and bytes in and out.
 
 Started by systemd socket activation (LISTEN_FDS), it serves the sockets
-systemd passed, and --listen adds more. SIGHUP starts a new copy of the
-program that inherits the listening sockets; once it is ready, this one
-stops accepting and drains: no connection is refused or reset meanwhile.
+systemd passed, and --listen adds more. SIGHUP (or SIGUSR2) starts a new
+copy of the program that inherits the listening sockets; once it is
+ready, this one stops accepting and drains: no connection is refused or
+reset meanwhile.
 
 Flags:
   --proto P            echo (default), discard, or http: an HTTP/1.1

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/promtext"
 )
 
@@ -135,20 +136,20 @@ func TestServeMetricsExpfmt(t *testing.T) {
 	fams := expfmtParse(t, body)
 	checkSameAsPromtext(t, body, fams)
 
-	for _, lm := range loopMetrics {
-		f := fams[lm.name]
+	for _, lm := range daemon.EngineMetrics() {
+		f := fams[lm.Name]
 		want := dto.MetricType_COUNTER
-		if lm.typ == promtext.Gauge {
+		if lm.Type == promtext.Gauge {
 			want = dto.MetricType_GAUGE
 		}
 		switch {
 		case f == nil:
-			t.Errorf("no %s", lm.name)
+			t.Errorf("no %s", lm.Name)
 		case f.GetType() != want:
-			t.Errorf("%s: type %v, want %v", lm.name, f.GetType(), want)
+			t.Errorf("%s: type %v, want %v", lm.Name, f.GetType(), want)
 		case len(f.Metric) != 2 || expfmtSum(f, promtext.Label{Name: "loop", Value: "0"})+
 			expfmtSum(f, promtext.Label{Name: "loop", Value: "1"}) != expfmtSum(f):
-			t.Errorf("%s: want one sample per loop, loop=\"0\" and \"1\": %v", lm.name, f.Metric)
+			t.Errorf("%s: want one sample per loop, loop=\"0\" and \"1\": %v", lm.Name, f.Metric)
 		}
 	}
 	dials := fams["epollnet_dial_failures_total"]

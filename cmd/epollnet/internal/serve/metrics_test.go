@@ -12,6 +12,7 @@ import (
 
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/clitest"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/promtext"
 )
 
@@ -67,16 +68,16 @@ func TestServeMetricsEndpoint(t *testing.T) {
 	defer keep.Close()
 
 	fams := scrape(t, url)
-	for _, lm := range loopMetrics {
-		f, ok := fams[lm.name]
+	for _, lm := range daemon.EngineMetrics() {
+		f, ok := fams[lm.Name]
 		switch {
 		case !ok:
-			t.Errorf("no %s", lm.name)
-		case f.Type != lm.typ || f.Help == "":
-			t.Errorf("%s: type %q, help %q", lm.name, f.Type, f.Help)
+			t.Errorf("no %s", lm.Name)
+		case f.Type != lm.Type || f.Help == "":
+			t.Errorf("%s: type %q, help %q", lm.Name, f.Type, f.Help)
 		case len(f.Samples) != 2 || sum(f, promtext.Label{Name: "loop", Value: "0"}) != f.Samples[0].Value ||
 			!containsLabels(f.Samples[1].Labels, []promtext.Label{{Name: "loop", Value: "1"}}):
-			t.Errorf("%s: want one sample per loop, loop=\"0\" and \"1\": %+v", lm.name, f.Samples)
+			t.Errorf("%s: want one sample per loop, loop=\"0\" and \"1\": %+v", lm.Name, f.Samples)
 		}
 	}
 	dials := fams["epollnet_dial_failures_total"]

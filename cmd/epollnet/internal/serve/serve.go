@@ -13,6 +13,7 @@ import (
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 )
 
 // Run is "epollnet serve": args are the command's, without its name.
@@ -37,8 +38,7 @@ type runningServer struct {
 	http    *httpServer // --proto http: the handler, which drains by itself
 	lns     []*epollnet.Listener
 	origins []string // per listener: where its socket came from, "" for a new one
-	unlink  []string // Unix socket paths to remove at a final exit
-	adopt   []string // inherited Unix socket paths, this process's once it is ready
+	paths   daemon.Paths
 	st      *serveStats
 	capPer  int         // --at-cap wait: each listener's ListenConfig.MaxConns
 	tls     *tls.Config // --tls-cert: the listeners' TLS configuration, else nil
@@ -158,50 +158,37 @@ func (s *runningServer) shutdown(timeout time.Duration) error {
 // SIGHUP, a new process took over its sockets; it prints where it listens,
 // then a status line every o.statusInterval unless o.quiet.
 func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
-	hv, err := newHandover()
+	hv, err := daemon.NewHandover("serve")
 	if err != nil {
 		return err
 	}
-	defer hv.stop()
-	s, err := openServer(o, hv, newLogger(o.logLevel, stderr))
+	defer hv.Stop()
+	s, err := openServer(o, hv, daemon.NewLogger(o.logLevel, stderr))
 	if err != nil {
 		return err
 	}
-	var metrics *metricsServer
-	if o.metrics != "" {
-		metrics, err = s.startMetrics(hv)
-	}
-	if err == nil {
-		err = hv.ready()
-	}
-	if err == nil {
-		s.unlink = append(s.unlink, s.adopt...)
-		err = writePIDFile(o.pidFile)
-	}
+	svc := daemon.Service{Handover: hv, Paths: &s.paths, Metrics: o.metrics, PIDFile: o.pidFile}
+	metrics, err := svc.Start(s.metricFamilies)
 	if err != nil {
-		metrics.close()
 		s.eng.Abort()
-		s.removeSockets()
+		s.paths.Remove()
 		return err
 	}
 	// SIGHUP is caught since newHandover; from here on it restarts.
-	hv.watch(stderr)
-	s.printStart(stderr, metrics, hv.upg != nil)
-	s.statusLoop(ctx, hv.tookOver(), stderr)
-	hv.stop()
+	hv.Watch(stderr)
+	s.printStart(stderr, metrics, hv.Restarts())
+	s.statusLoop(ctx, hv.TookOver(), stderr)
+	hv.Stop()
 	pid := os.Getpid()
-	if hv.handedOver {
+	if hv.HandedOver() {
 		fmt.Fprintf(stderr, "epollnet serve: pid %d: the new process serves the sockets; draining %s connections\n",
 			pid, cli.Count(s.st.open.Load()))
 	} else {
 		fmt.Fprintf(stderr, "epollnet serve: pid %d: shutting down, %s connections open\n", pid, cli.Count(s.st.open.Load()))
 	}
-	metrics.close()
+	metrics.Close()
 	err = s.shutdown(o.shutdownTimeout)
-	if !hv.handedOver {
-		s.removeSockets()
-		removePIDFile(o.pidFile)
-	}
+	svc.Finish()
 	total := s.eng.Stats().Total
 	fmt.Fprintf(stderr, "epollnet serve: pid %d: %s connections served, %s refused; %s %s; %s in, %s out\n",
 		pid, cli.Count(total.Opened), cli.Count(s.st.refused.Load()), cli.Count(s.st.ops()), s.opsName(),
@@ -211,7 +198,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 
 // printStart prints where the server listens, where its metrics are, and
 // that it is ready.
-func (s *runningServer) printStart(w io.Writer, m *metricsServer, restarts bool) {
+func (s *runningServer) printStart(w io.Writer, m *daemon.MetricsServer, restarts bool) {
 	as := s.addrs()
 	for i := 0; i < len(as); {
 		// The sockets of a reuseport group share one line.
@@ -235,7 +222,7 @@ func (s *runningServer) printStart(w io.Writer, m *metricsServer, restarts bool)
 		i += n
 	}
 	if m != nil {
-		fmt.Fprintf(w, "epollnet serve: metrics on http://%s/metrics\n", m.addr())
+		fmt.Fprintf(w, "epollnet serve: metrics on http://%s/metrics\n", m.Addr())
 	}
 	hup := ""
 	if restarts {

@@ -3,16 +3,14 @@
 package serve
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
-	"syscall"
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +22,7 @@ import (
 // serve creates its sockets itself and gives the engine duplicates
 // (Engine.ListenFD) rather than calling Engine.Listen: a restart needs
 // the descriptors, which the engine does not expose.
-func openServer(o serveOptions, hv *handover, logger *slog.Logger) (*runningServer, error) {
+func openServer(o serveOptions, hv *daemon.Handover, logger *slog.Logger) (*runningServer, error) {
 	sd, err := systemdSockets(hv)
 	if err != nil {
 		return nil, err
@@ -55,7 +53,7 @@ func openServer(o serveOptions, hv *handover, logger *slog.Logger) (*runningServ
 	}
 	if err != nil {
 		s.eng.Abort()
-		s.removeSockets()
+		s.paths.Remove()
 		return nil, err
 	}
 	return s, nil
@@ -72,16 +70,16 @@ type activated struct {
 // (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES; sd_listen_fds(3)), registered
 // for the next process, or, after a restart, the ones the previous process
 // had from systemd.
-func systemdSockets(hv *handover) ([]activated, error) {
+func systemdSockets(hv *daemon.Handover) ([]activated, error) {
 	var out []activated
 	closeAll := func() {
 		for _, a := range out {
 			unix.Close(a.fd)
 		}
 	}
-	if hv.inheriting() {
+	if hv.Inheriting() {
 		for i := 0; ; i++ {
-			fd, err := hv.inherited(systemdName(i))
+			fd, err := hv.Inherited(systemdName(i))
 			if err != nil {
 				closeAll()
 				return nil, err
@@ -97,7 +95,7 @@ func systemdSockets(hv *handover) ([]activated, error) {
 		return nil, err
 	}
 	for i, sk := range socks {
-		fd, err := hv.keep(systemdName(i), os.NewFile(uintptr(sk.FD), sk.Name))
+		fd, err := hv.Keep(systemdName(i), os.NewFile(uintptr(sk.FD), sk.Name))
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("systemd socket %q: %w", sk.Name, err)
@@ -116,7 +114,7 @@ func systemdName(i int) string { return "systemd " + strconv.Itoa(i) }
 // the last: a socket left unserved would be closed, and close resets the
 // connections queued on a reuseport socket (unless
 // net.ipv4.tcp_migrate_req=1 moves them to a sibling; see docs/kernel.md).
-func (s *runningServer) listenAddr(a string, hv *handover) error {
+func (s *runningServer) listenAddr(a string, hv *daemon.Handover) error {
 	network, address, err := cli.SplitAddr(a)
 	if err != nil {
 		return err
@@ -127,31 +125,19 @@ func (s *runningServer) listenAddr(a string, hv *handover) error {
 	}
 	for i := 0; ; i++ {
 		name := fmt.Sprintf("listen %s %d", a, i)
-		fd, err := hv.inherited(name)
-		origin := "inherited"
-		switch {
-		case err != nil:
+		var fd int
+		var inherited bool
+		if i < n {
+			fd, inherited, err = hv.Socket(name, network, address, s.o.reusePort)
+		} else if fd, err = hv.Inherited(name); err == nil && fd < 0 {
+			return nil // beyond this process's n, only inherited sockets
+		} else {
+			inherited = true
+		}
+		if err != nil {
 			return err
-		case fd < 0 && i >= n:
-			return nil
-		case fd < 0:
-			f, err := newListenSocket(network, address, s.o.reusePort)
-			if err != nil {
-				return err
-			}
-			if network == "unix" {
-				s.unlink = append(s.unlink, address)
-			}
-			if fd, err = hv.keep(name, f); err != nil {
-				return err
-			}
-			origin = ""
 		}
-		if network == "unix" && origin != "" {
-			// The previous process serves the path until this one is ready:
-			// a failed start must not remove it.
-			s.adopt = append(s.adopt, address)
-		}
+		origin := s.paths.Track(network, address, inherited)
 		if err := s.serveFD(fd, origin); err != nil {
 			return fmt.Errorf("--listen %s: %w", a, err)
 		}
@@ -171,43 +157,4 @@ func (s *runningServer) serveFD(fd int, origin string) error {
 	s.lns = append(s.lns, ln)
 	s.origins = append(s.origins, origin)
 	return nil
-}
-
-// newListenSocket creates a listening socket with the net package, which
-// sets SO_REUSEADDR and the kernel's somaxconn backlog, and returns it as
-// a file. A Unix socket's path is left in place when the net.Listener
-// closes: the socket lives on in the file, and serve removes the path at
-// exit unless a new process took it over.
-func newListenSocket(network, address string, reusePort bool) (*os.File, error) {
-	var lc net.ListenConfig
-	if reusePort {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-			})
-			if err == nil {
-				err = serr
-			}
-			return err
-		}
-	}
-	ln, err := lc.Listen(context.Background(), network, address)
-	if err != nil {
-		return nil, err
-	}
-	defer ln.Close()
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false)
-	}
-	return ln.(interface{ File() (*os.File, error) }).File()
-}
-
-// removeSockets removes the Unix socket paths this process created or
-// took over, at a final exit or a failed start; not after a restart, whose
-// new process serves them.
-func (s *runningServer) removeSockets() {
-	for _, p := range s.unlink {
-		os.Remove(p)
-	}
 }

@@ -8,13 +8,15 @@ import (
 
 	"github.com/epollnet/epollnet"
 	"github.com/epollnet/epollnet/cmd/epollnet/internal/cli"
+	"github.com/epollnet/epollnet/cmd/epollnet/internal/daemon"
 )
 
 // openServer starts serve's engine on every --listen address, or
 // 127.0.0.1:8080 when there is none, through Engine.Listen: the portable
 // backend cannot adopt descriptors, so there is no socket activation and
-// no restart, and the engine removes its Unix socket files itself.
-func openServer(o serveOptions, hv *handover, logger *slog.Logger) (*runningServer, error) {
+// no restart, and the engine removes its Unix socket files itself (so
+// s.paths stays empty).
+func openServer(o serveOptions, hv *daemon.Handover, logger *slog.Logger) (*runningServer, error) {
 	socks, err := epollnet.ActivatedSockets()
 	if err != nil {
 		return nil, fmt.Errorf("systemd socket activation: %w", err)
@@ -53,7 +55,3 @@ func (s *runningServer) listenAddr(a string) error {
 	s.origins = append(s.origins, "")
 	return nil
 }
-
-// removeSockets has nothing to do: each Listener removes the Unix socket
-// file it created when it closes.
-func (s *runningServer) removeSockets() {}

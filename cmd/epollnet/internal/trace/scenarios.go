@@ -26,6 +26,7 @@ var scenarios = []scenario{
 	{"reset", "the server replies and aborts (RST): data first, then ECONNRESET", false},
 	{"emfile", "accept4 fails with EMFILE: the listener is paused, then re-armed", false},
 	{"tls", "the ok exchange over TLS 1.3: the handshake's records first, OnOpen only after them", false},
+	{"proxy", "the ok exchange through epollnet proxy: both handshakes, client and backend, on one loop", false},
 }
 
 func findScenario(name string) *scenario {

@@ -26,6 +26,7 @@ var scenarioRuns = map[string]func(ctx context.Context, s *session) error{
 	"reset":        runReset,
 	"emfile":       runEMFILE,
 	"tls":          runTLS,
+	"proxy":        runProxy,
 }
 
 // exchange is the common shape: a listener with mode, one client, both

@@ -233,3 +233,28 @@ func TestEveryScenarioHasCode(t *testing.T) {
 		t.Errorf("%d scenarios have code, %d are listed", len(scenarioRuns), len(scenarios))
 	}
 }
+
+// TestScenarioProxyShowsBothHandshakes: through the proxy, the loop
+// accepts the client, then connects to the backend and accepts that
+// connection too, all on loop 0; the request goes client, proxy, backend
+// and the reply back; the client's FIN is passed on to the backend.
+func TestScenarioProxyShowsBothHandshakes(t *testing.T) {
+	recs := runScenario(t, "proxy")
+	inOrder(t, recs,
+		m("client connect", is("connect", "dialed", errIs("EINPROGRESS"))),
+		m("request written by the client", is("write", "dialed", nIs(len(request)))),
+		m("proxy accepts the client", is("accept4", "listener", errIs(""))),
+		m("proxy connects to the backend", is("connect", "dialed", errIs("EINPROGRESS"))),
+		m("backend accepts the proxy", is("accept4", "listener", errIs(""))),
+		m("request relayed", is("write", "dialed", nIs(len(request)))),
+		m("backend reads it", is("read", "accepted", nIs(len(request)))),
+		m("reply relayed", is("write", "accepted", nIs(len(reply)))),
+		m("client reads the reply", is("read", "dialed", nIs(len(reply)))),
+		m("client closes", is("close", "dialed", errIs(""))),
+		m("proxy passes the FIN on", is("shutdown", "dialed")))
+	for _, r := range recs {
+		if r.Kind != tracefmt.KindNote && r.Loop > 0 {
+			t.Fatalf("record on loop %d: %+v; want everything on loop 0", r.Loop, r)
+		}
+	}
+}

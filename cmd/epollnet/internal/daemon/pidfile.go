@@ -1,4 +1,9 @@
-package serve
+// Package daemon holds what the long-running commands, serve and proxy,
+// share: handing the listening sockets to a new copy of the program on
+// SIGHUP (Handover; on the epoll backend only), the PID file, the
+// Prometheus endpoint and the engine's counters in it, the engine's
+// logger, and the --trusted flag's syntax.
+package daemon
 
 import (
 	"fmt"
@@ -7,10 +12,10 @@ import (
 	"strconv"
 )
 
-// writePIDFile writes this process's pid to path, atomically (a temporary
+// WritePIDFile writes this process's pid to path, atomically (a temporary
 // file renamed), for systemd's PIDFile=: after a restart the service's
 // main process is the new one.
-func writePIDFile(path string) error {
+func WritePIDFile(path string) error {
 	if path == "" {
 		return nil
 	}
@@ -32,9 +37,9 @@ func writePIDFile(path string) error {
 	return nil
 }
 
-// removePIDFile removes path if it still names this process: after a
+// RemovePIDFile removes path if it still names this process: after a
 // restart it names the new one.
-func removePIDFile(path string) {
+func RemovePIDFile(path string) {
 	if path == "" {
 		return
 	}

@@ -1,6 +1,6 @@
 //go:build linux && !epollnet_portable
 
-package serve
+package daemon
 
 import (
 	"fmt"
@@ -16,14 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Restartable is set by the program's main when serve runs as the whole
-// process: a restart starts a new copy of the program, and tableflip
-// allows one Upgrader per process, so serve called in-process by tests
-// runs without.
+// Restartable is set by the program's main when a command runs as the
+// whole process: a restart starts a new copy of the program, and
+// tableflip allows one Upgrader per process, so commands called
+// in-process by tests run without.
 var Restartable bool
 
-// handover passes serve's listening sockets to a new copy of the program
-// on SIGHUP, as nginx hands its sockets to a new binary on SIGUSR2: the new
+// Handover passes a command's listening sockets to a new copy of the program
+// on SIGHUP (or SIGUSR2, nginx's signal for the same): the new
 // process inherits the very same sockets (descriptors passed through
 // exec), starts serving them, says it is ready, and only then does the old
 // one stop accepting and drain. The sockets never close, so no connection
@@ -40,49 +40,55 @@ var Restartable bool
 // starts), a timeout after which an unready new process is killed. It fits
 // the engine with one precaution. Sockets are kept as tableflip "files"
 // (Fds.AddFile, Fds.File) and reach the engine through ListenFD as
-// duplicates made under SyscallConn's Control (dupFD), as
+// duplicates made under SyscallConn's Control (DupFD), as
 // Engine.ListenFrom makes its own, never through (*os.File).Fd: Fd puts a
 // pollable descriptor into blocking mode, and O_NONBLOCK belongs to the
 // open file description, shared with the old process, whose engine would
 // then block in accept4.
-type handover struct {
+type Handover struct {
 	upg        *tableflip.Upgrader // nil: restarts unavailable
-	hup        chan os.Signal      // SIGHUP, caught from the start (see newHandover)
+	hup        chan os.Signal      // SIGHUP and SIGUSR2, caught from the start (see NewHandover)
 	took       chan struct{}       // closed when a new process took over
 	quit       chan struct{}       // closed by stop
 	wg         *sync.WaitGroup     // the SIGHUP watcher
 	stopOnce   sync.Once
 	handedOver bool // a new process took over the sockets
+	command    string
 }
 
 // upgradeTimeout bounds how long a new process may take to become ready
 // before it is killed and the old one goes on serving.
 const upgradeTimeout = time.Minute
 
-// newHandover returns a handover, inheriting sockets when this process was
+// NewHandover returns a Handover for command ("serve", "proxy": the
+// name its messages begin with), inheriting sockets when this process was
 // started by a restart. Without Restartable it hands nothing over.
-func newHandover() (*handover, error) {
+func NewHandover(command string) (*Handover, error) {
 	if !Restartable {
-		return &handover{}, nil
+		return &Handover{command: command}, nil
 	}
 	upg, err := tableflip.New(tableflip.Options{UpgradeTimeout: upgradeTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("restart support: %w", err)
 	}
-	// Catch SIGHUP now, before ready tells the old process to go: a
-	// SIGHUP that came between the two would otherwise terminate this
-	// process (its default action). watch acts on it once serving.
+	// Catch SIGHUP and SIGUSR2 now, before Ready tells the old process to
+	// go: one that came between the two would otherwise terminate this
+	// process (their default action). Watch acts on them once serving.
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	return &handover{upg: upg, hup: hup}, nil
+	signal.Notify(hup, syscall.SIGHUP, syscall.SIGUSR2)
+	return &Handover{upg: upg, hup: hup, command: command}, nil
 }
 
-// inheriting reports whether this process was started by a restart.
-func (h *handover) inheriting() bool { return h.upg != nil && h.upg.HasParent() }
+// Restarts reports whether SIGHUP starts a new process: only when the
+// command is the whole process (Restartable).
+func (h *Handover) Restarts() bool { return h.upg != nil }
 
-// inherited returns a duplicate of the socket called name that the
+// Inheriting reports whether this process was started by a restart.
+func (h *Handover) Inheriting() bool { return h.upg != nil && h.upg.HasParent() }
+
+// Inherited returns a duplicate of the socket called name that the
 // previous process passed, for Engine.ListenFD, or -1.
-func (h *handover) inherited(name string) (int, error) {
+func (h *Handover) Inherited(name string) (int, error) {
 	if h.upg == nil {
 		return -1, nil
 	}
@@ -91,44 +97,45 @@ func (h *handover) inherited(name string) (int, error) {
 		return -1, err
 	}
 	defer f.Close()
-	return dupFD(f)
+	return DupFD(f)
 }
 
-// keep registers a new listening socket for the next process and returns
+// Keep registers a new listening socket for the next process and returns
 // a duplicate for Engine.ListenFD. f is closed.
-func (h *handover) keep(name string, f *os.File) (int, error) {
+func (h *Handover) Keep(name string, f *os.File) (int, error) {
 	defer f.Close()
 	if h.upg != nil {
 		if err := h.upg.AddFile(name, f); err != nil {
 			return -1, err
 		}
 	}
-	return dupFD(f)
+	return DupFD(f)
 }
 
-// listen returns a net/http listener (the metrics endpoint's), inherited
+// Listen returns a net/http listener (the metrics endpoint's), inherited
 // or new. net.FileListener is safe here: tableflip's inherited files come
 // from os.NewFile, whose Fd leaves the blocking mode alone.
-func (h *handover) listen(network, address string) (net.Listener, error) {
+func (h *Handover) Listen(network, address string) (net.Listener, error) {
 	if h.upg == nil {
 		return net.Listen(network, address)
 	}
 	return h.upg.Listen(network, address)
 }
 
-// ready tells the previous process, if any, that this one serves, so that
+// Ready tells the previous process, if any, that this one serves, so that
 // it stops accepting and drains.
-func (h *handover) ready() error {
+func (h *Handover) Ready() error {
 	if h.upg == nil {
 		return nil
 	}
 	return h.upg.Ready()
 }
 
-// watch starts a restart on every SIGHUP, until stop. A failed restart
-// (the new process exited, or was not ready in time) is reported and the
-// old process goes on serving; a successful one closes tookOver.
-func (h *handover) watch(w io.Writer) {
+// Watch starts a restart on every SIGHUP or SIGUSR2, until Stop. A failed
+// restart (the new process exited, or was not ready in time) is reported
+// and the old process goes on serving; a successful one closes TookOver's
+// channel. w receives one line for each.
+func (h *Handover) Watch(w io.Writer) {
 	h.took = make(chan struct{})
 	h.quit = make(chan struct{})
 	h.wg = new(sync.WaitGroup)
@@ -142,11 +149,11 @@ func (h *handover) watch(w io.Writer) {
 			select {
 			case <-h.quit:
 				return
-			case <-h.hup:
+			case sig := <-h.hup:
+				fmt.Fprintf(w, "epollnet %s: pid %d: %s: starting a new process\n", h.command, os.Getpid(), signalName(sig))
 			}
-			fmt.Fprintf(w, "epollnet serve: pid %d: SIGHUP: starting a new process\n", os.Getpid())
 			if err := h.upg.Upgrade(); err != nil {
-				fmt.Fprintf(w, "epollnet serve: pid %d: restart failed, still serving: %v\n", os.Getpid(), err)
+				fmt.Fprintf(w, "epollnet %s: pid %d: restart failed, still serving: %v\n", h.command, os.Getpid(), err)
 				continue
 			}
 			h.handedOver = true
@@ -156,15 +163,19 @@ func (h *handover) watch(w io.Writer) {
 	}()
 }
 
-// tookOver returns a channel closed once a new process is ready and
+// TookOver returns a channel closed once a new process is ready and
 // serves the sockets: this one must stop accepting and drain.
-func (h *handover) tookOver() <-chan struct{} { return h.took }
+func (h *Handover) TookOver() <-chan struct{} { return h.took }
 
-// stop ends restart support: it stops watching SIGHUP, interrupts a
+// HandedOver reports whether a new process took over the sockets. It is
+// final once Stop returned.
+func (h *Handover) HandedOver() bool { return h.handedOver }
+
+// Stop ends restart support: it stops watching SIGHUP, interrupts a
 // restart in progress (killing the new process), and, unless a new process
-// took over, closes the sockets kept for one. After stop, handedOver is
+// took over, closes the sockets kept for one. After Stop, HandedOver is
 // final.
-func (h *handover) stop() {
+func (h *Handover) Stop() {
 	if h.upg == nil {
 		return
 	}
@@ -178,10 +189,19 @@ func (h *handover) stop() {
 	})
 }
 
-// dupFD duplicates f's descriptor, close-on-exec, through SyscallConn:
+// signalName is a restart signal's conventional name, as the usage texts
+// spell it.
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGUSR2 {
+		return "SIGUSR2"
+	}
+	return "SIGHUP"
+}
+
+// DupFD duplicates f's descriptor, close-on-exec, through SyscallConn:
 // (*os.File).Fd would put a socket from the net package into blocking
-// mode (see handover).
-func dupFD(f syscall.Conn) (int, error) {
+// mode (see Handover).
+func DupFD(f syscall.Conn) (int, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return -1, err
