@@ -33,13 +33,13 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 			return
 		}
 		// An arm task is queued; do its work now.
-		c.lf.set(lWantOut)
 		if c.lf.has(lParked) {
+			c.lf.set(lWantOut)
 			l.unpark(c) // re-adds with OUT; a pending error shows at once
 		} else {
-			l.updateInterest(c)
+			l.armOut(c) // may flush it all and finish the close at once
 		}
-		if c.state != stateOpen {
+		if c.state != stateOpen || !c.lf.has(lWantOut) {
 			return
 		}
 	}
