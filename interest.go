@@ -106,6 +106,25 @@ func (l *loop) unregister(fd int, c *Conn, interest poller.Events) {
 	e.gen = nextGen(e.gen)
 }
 
+// forget takes a socket the engine created out of the loop's table before
+// close(), and leaves its registration for close() to remove, with no
+// EPOLL_CTL_DEL, as nginx does: the registration belongs to the open file,
+// which closes with the descriptor, since the engine never duplicates it
+// and creates it close-on-exec. A child between fork and exec may hold it a
+// moment longer: its events then carry the old generation, which the loop
+// ignores (stale), and the exec closes it. A socket someone else made
+// (lForeign: DialConfig.Socket, a listener the engine adopted) may have
+// duplicates, so it gets unregister's DEL. Stats.Registered counts the
+// registration gone.
+func (l *loop) forget(c *Conn) {
+	if c.interest != unwatched {
+		l.stats.registered.Add(-1)
+	}
+	e := l.fds.get(c.fd)
+	e.conn = nil
+	e.gen = nextGen(e.gen)
+}
+
 // trigger returns the trigger mode of c's registrations: Edge for TCP.
 func (c *Conn) trigger() poller.Events {
 	if c.net == netUnix {
