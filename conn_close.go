@@ -33,13 +33,13 @@ func (l *loop) closeGraceful(c *Conn, why error) {
 			return
 		}
 		// An arm task is queued; do its work now.
-		c.lf.set(lWantOut)
 		if c.lf.has(lParked) {
+			c.lf.set(lWantOut)
 			l.unpark(c) // re-adds with OUT; a pending error shows at once
 		} else {
-			l.updateInterest(c)
+			l.armOut(c) // may flush it all and finish the close at once
 		}
-		if c.state != stateOpen {
+		if c.state != stateOpen || !c.lf.has(lWantOut) {
 			return
 		}
 	}
@@ -239,8 +239,9 @@ func (l *loop) closeSocket(c *Conn) {
 	sys.CloseSocket(c.fd)
 }
 
-// closeNow releases the connection: no more writes, epoll registration
-// removed before close(), the descriptor closed, OnClose called exactly once.
+// closeNow releases the connection: no more writes, the descriptor out of
+// the loop's table and closed (its epoll registration with it, see
+// forget), OnClose called exactly once.
 func (l *loop) closeNow(c *Conn, why error) {
 	if c.state == stateClosed {
 		return
@@ -251,7 +252,11 @@ func (l *loop) closeNow(c *Conn, why error) {
 	c.out = nil
 	c.mu.Unlock()
 	if c.gen != 0 {
-		l.unregister(c.fd, c, c.interest) // unwatched if parked: no DEL
+		if c.lf.has(lForeign) {
+			l.unregister(c.fd, c, c.interest) // unwatched if parked: no DEL
+		} else {
+			l.forget(c)
+		}
 	}
 	l.closeSocket(c)
 	if why == nil && c.lf.has(lPeerFirst) {

@@ -40,13 +40,14 @@ func (l *loop) startDial(c *Conn) {
 	// Registering before connect is safe: epoll_wait re-polls a socket
 	// before reporting it, so the readiness of the fresh socket (HUP|OUT)
 	// is never reported once connect changed its state.
-	gen, err := l.register(fd, c, poller.Writable)
+	want := c.dialInterest()
+	gen, err := l.register(fd, c, want)
 	if err != nil {
 		l.dialFailed(c, err)
 		return
 	}
 	c.gen = gen
-	c.interest = poller.Writable
+	c.interest = want
 	l.armDial(c)
 	l.connect(c)
 }
@@ -122,7 +123,7 @@ func (l *loop) connect(c *Conn) {
 	l.trace(TraceConnect, c.fd, c, 0, 0, 0, err)
 	switch {
 	case err == nil:
-		l.connected(c)
+		l.connected(c, 0)
 	case err == syscall.EINPROGRESS || err == syscall.EALREADY:
 	case err == syscall.EAGAIN && c.net == netUnix:
 		l.unixBacklogFull(c)
@@ -154,7 +155,9 @@ func (l *loop) unixBacklogFull(c *Conn) {
 // IN|OUT|ERR|HUP too) and an ICMP reject reports EPOLLERR alone, so every
 // event reads SO_ERROR, once, because reading clears it (see
 // docs/kernel.md, "EPOLLOUT is not success: read SO_ERROR once").
-// A zero SO_ERROR is confirmed with getpeername.
+// A zero SO_ERROR is confirmed with getpeername, unless the event is a TCP
+// socket's EPOLLOUT without HUP: tcp_poll reports no EPOLLOUT in SYN_SENT,
+// so the socket is past it, and with no error it is connected.
 func (l *loop) connectEvent(c *Conn, ev poller.Events) {
 	soerr, err := sys.SocketError(c.fd)
 	l.trace(TraceSOError, c.fd, c, 0, 0, 0, errnoOrNil(soerr))
@@ -166,27 +169,31 @@ func (l *loop) connectEvent(c *Conn, ev poller.Events) {
 		l.dialFailed(c, sys.Wrap("connect", soerr))
 		return
 	}
-	if _, err := sys.PeerAddr(c.fd); err != nil {
-		if err == syscall.ENOTCONN && ev&poller.Hangup == 0 {
-			return // spurious: still in SYN_SENT
+	if c.net != netTCP || ev&(poller.Writable|hangup) != poller.Writable {
+		if _, err := sys.PeerAddr(c.fd); err != nil {
+			if err == syscall.ENOTCONN && ev&poller.Hangup == 0 {
+				return // spurious: still in SYN_SENT
+			}
+			l.dialFailed(c, sys.Wrap("getpeername", err))
+			return
 		}
-		l.dialFailed(c, sys.Wrap("getpeername", err))
-		return
 	}
-	l.connected(c)
+	l.connected(c, ev)
 }
 
 // connected turns a connecting socket into an open connection. The
 // registration changes first, so that a failure there is still a dial
-// failure and OnOpen is never followed by a bogus close.
-func (l *loop) connected(c *Conn) {
+// failure and OnOpen is never followed by a bogus close. ev is the event
+// that reported the connect's end (0 when connect returned 0).
+func (l *loop) connected(c *Conn, ev poller.Events) {
 	c.mu.Lock()
 	pending := c.pending() > 0
 	c.mu.Unlock()
 	if pending {
 		c.lf.set(lWantOut)
 	}
-	if err := l.openInterest(c); err != nil {
+	same, err := l.openInterest(c)
+	if err != nil {
 		l.dialFailed(c, err)
 		return
 	}
@@ -212,6 +219,17 @@ func (l *loop) connected(c *Conn) {
 		c.x.dial.done <- nil
 	}
 	c.x.dial = nil // only needed while connecting
+	if same && c.state == stateOpen {
+		// No MOD reported the state afresh (openInterest): input that
+		// came with the connect's event is read next round, and output
+		// written before the open goes now.
+		if ev&(poller.Readable|poller.Priority|poller.ReadHangup) != 0 {
+			l.readAgain(c)
+		}
+		if c.lf.has(lWantOut) {
+			l.flush(c)
+		}
+	}
 	if c.lf.has(lShutWr) && !c.lf.has(lWantOut) && !c.lf.has(lShutDone) && c.state == stateOpen {
 		l.shutdownWrite(c) // CloseWrite came before the open
 	}

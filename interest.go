@@ -106,6 +106,25 @@ func (l *loop) unregister(fd int, c *Conn, interest poller.Events) {
 	e.gen = nextGen(e.gen)
 }
 
+// forget takes a socket the engine created out of the loop's table before
+// close(), and leaves its registration for close() to remove, with no
+// EPOLL_CTL_DEL, as nginx does: the registration belongs to the open file,
+// which closes with the descriptor, since the engine never duplicates it
+// and creates it close-on-exec. A child between fork and exec may hold it a
+// moment longer: its events then carry the old generation, which the loop
+// ignores (stale), and the exec closes it. A socket someone else made
+// (lForeign: DialConfig.Socket, a listener the engine adopted) may have
+// duplicates, so it gets unregister's DEL. Stats.Registered counts the
+// registration gone.
+func (l *loop) forget(c *Conn) {
+	if c.interest != unwatched {
+		l.stats.registered.Add(-1)
+	}
+	e := l.fds.get(c.fd)
+	e.conn = nil
+	e.gen = nextGen(e.gen)
+}
+
 // trigger returns the trigger mode of c's registrations: Edge for TCP.
 func (c *Conn) trigger() poller.Events {
 	if c.net == netUnix {
@@ -123,19 +142,54 @@ func (c *Conn) readInterest() poller.Events {
 	return poller.Readable | poller.ReadHangup | poller.Priority
 }
 
-// updateInterest syncs an open connection's registration with what it waits
-// for. EPOLLOUT is requested only while output is pending.
+// wanted is the interest c's state asks for: input unless paused (a
+// closing connection reads and drops), EPOLLOUT while output is pending.
+// Edge-triggered TCP connections keep two things a level-triggered one
+// must drop, as nginx's registrations do. EPOLLOUT, once asked for (a dial
+// asks at once): edge-triggered, it is reported only when space frees
+// after a send found the buffer full, which sets SOCK_NOSPACE, and at the
+// connect's completion, so it wakes nothing in vain, and output backing up
+// again costs no epoll_ctl (armOut). And the read interest after the
+// peer's FIN: the FIN is reported once, not at every wait. A relayed
+// connection thus costs an ADD and a DEL, with no MOD between.
+func (c *Conn) wanted() poller.Events {
+	edge := c.trigger() == poller.Edge
+	var want poller.Events
+	if (edge || !c.lf.has(lReadEOF)) && (c.lf.has(lClosing) || !c.lf.has(lPaused)) {
+		want = c.readInterest()
+	}
+	if c.lf.has(lWantOut) || edge && c.interest != unwatched && c.interest&poller.Writable != 0 {
+		want |= poller.Writable
+	}
+	return want
+}
+
+// armOut makes c wait for EPOLLOUT to flush its pending output. An
+// edge-triggered registration that already has EPOLLOUT gets no MOD, and
+// so no fresh report of the socket's state: an edge that came before
+// lWantOut was set was ignored, so flush at once instead; a write the
+// kernel cuts short sets SOCK_NOSPACE, and the next edge follows.
+// The connection may be closed on return.
+func (l *loop) armOut(c *Conn) {
+	c.lf.set(lWantOut)
+	switch {
+	case c.state != stateOpen:
+		// connected() registers what a dial needs; a parked descriptor
+		// gets it when unparked.
+	case c.trigger() == poller.Edge && c.interest != unwatched && c.interest&poller.Writable != 0:
+		l.flush(c)
+	default:
+		l.updateInterest(c)
+	}
+}
+
+// updateInterest syncs an open connection's registration with its state
+// (wanted).
 func (l *loop) updateInterest(c *Conn) {
 	if c.lf.has(lParked) || c.state != stateOpen {
 		return // a connecting socket gets its interest in connected()
 	}
-	var want poller.Events
-	if !c.lf.has(lReadEOF) && (c.lf.has(lClosing) || !c.lf.has(lPaused)) {
-		want = c.readInterest()
-	}
-	if c.lf.has(lWantOut) {
-		want |= poller.Writable
-	}
+	want := c.wanted()
 	if want == c.interest {
 		return
 	}
@@ -152,20 +206,32 @@ func (l *loop) updateInterest(c *Conn) {
 // (OUT only: reads paused, writes queued before the open): it reports the
 // socket's current state, where an edge-triggered registration would wait
 // for an event that the connect's own EPOLLOUT has already used up.
-func (l *loop) openInterest(c *Conn) error {
-	var want poller.Events
-	if !c.lf.has(lPaused) {
-		want = c.readInterest()
-	}
-	if c.lf.has(lWantOut) {
-		want |= poller.Writable
+//
+// A TCP dial registered for input and output from the start (dialInterest)
+// usually wants nothing new: then no MOD is made, and the connect's own
+// event stands in for the fresh report a MOD would give. It reports
+// whether that is so; connected() then reads and flushes by itself.
+func (l *loop) openInterest(c *Conn) (same bool, err error) {
+	want := c.wanted()
+	if want == c.interest && c.trigger() == poller.Edge {
+		return true, nil
 	}
 	if err := l.setInterest(c.fd, c.gen, c, c.interest, want); err != nil {
-		return err
+		return false, err
 	}
 	c.lf.clr(lParked)
 	c.interest = want
-	return nil
+	return false, nil
+}
+
+// dialInterest is what a dial registers before connect: EPOLLOUT, which
+// reports the connect's end, and for TCP the read interest too, so that
+// the open connection keeps its registration unchanged (wanted).
+func (c *Conn) dialInterest() poller.Events {
+	if c.trigger() == poller.Edge {
+		return c.readInterest() | poller.Writable
+	}
+	return poller.Writable
 }
 
 // park takes c out of epoll while it stays in the loop's table: a paused
@@ -182,8 +248,8 @@ func (l *loop) park(c *Conn) {
 // wait.
 func (l *loop) unpark(c *Conn) {
 	want := c.readInterest()
-	if c.lf.has(lWantOut) {
-		want |= poller.Writable
+	if c.lf.has(lWantOut) || c.trigger() == poller.Edge {
+		want |= poller.Writable // edge-triggered: kept (wanted)
 	}
 	if err := l.setInterest(c.fd, c.gen, c, unwatched, want); err != nil {
 		l.closeNow(c, err)

@@ -257,8 +257,7 @@ func (l *loop) connTask(kind taskKind, c *Conn, err error) {
 		pending := c.pending() > 0
 		c.mu.Unlock()
 		if pending && !c.lf.has(lWantOut) {
-			c.lf.set(lWantOut)
-			l.updateInterest(c)
+			l.armOut(c)
 		}
 	case taskClose:
 		l.closeGraceful(c, nil)

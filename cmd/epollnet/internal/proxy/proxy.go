@@ -79,7 +79,7 @@ func onEngine(eng *epollnet.Engine, o proxyOptions) *proxy {
 	p := &proxy{o: o, eng: eng, started: time.Now(), drained: make(chan struct{}), maxConns: o.maxConns,
 		health: health{fails: int32(o.fails), downTime: o.downTime, checks: o.checkInterval > 0}}
 	p.dialCfg = epollnet.DialConfig{Timeout: o.connectTimeout, Socket: o.socket}
-	p.pipeCfg = epollnet.PipeConfig{OnDone: p.done}
+	p.pipeCfg = epollnet.PipeConfig{OnDone: p.done, Splice: p.o.splice}
 	for i, spec := range o.backends {
 		p.bs = append(p.bs, &backend{backendSpec: spec, idx: i})
 	}

@@ -33,6 +33,21 @@ func TestProxyRelaysStreamsToTwoBackends(t *testing.T) {
 	}
 }
 
+// TestProxySpliceRelaysStreams: with --splice the same streams come back
+// byte-exact, through kernel pipes.
+func TestProxySpliceRelaysStreams(t *testing.T) {
+	clitest.CheckLeaks(t)
+	a, _ := echoBackend(t)
+	p, addr := startProxy(t, []string{a}, func(o *proxyOptions) { o.splice = true })
+	if errs := clitest.Streams(addr, 20, 1<<20); clitest.Failures(errs) != "0 failed" {
+		t.Fatal(clitest.Failures(errs))
+	}
+	waitFor(t, "the relays to end", func() bool { return p.open.Load() == 0 })
+	if sent, _ := metric(p, "epollnet_proxy_backend_sent_bytes_total", "backend", a); sent != 20<<20 {
+		t.Errorf("%v bytes sent to the backend, want 20 MiB", sent)
+	}
+}
+
 // TestProxyRetriesRefusedBackend: a backend that refuses costs no client
 // anything: each client it was chosen for is sent on to the other, and
 // after --fails refusals it is down and chosen no more.
