@@ -118,6 +118,16 @@ func (l *loop) readAgain(c *Conn) {
 	l.again = append(l.again, c)
 }
 
+// readAgainDrain queues c as readAgain does, for an event that also
+// reported a FIN, RST or urgent data: the next round reads to the end.
+// An edge-triggered registration does not report the FIN again, so a
+// round that took it for plain input would stop at the first short read
+// and never see the EOF.
+func (l *loop) readAgainDrain(c *Conn) {
+	c.lf.set(lAgainDrain)
+	l.readAgain(c)
+}
+
 // runAgain handles the connections queued in the last round. It swaps the
 // queue with a spare, so readAgain during the run queues for the next one.
 func (l *loop) runAgain() {
@@ -128,9 +138,13 @@ func (l *loop) runAgain() {
 	l.again, l.againSpare = l.againSpare[:0], nil
 	for i, c := range run {
 		run[i] = nil
-		c.lf.clr(lAgain)
+		ev := poller.Readable
+		if c.lf.has(lAgainDrain) {
+			ev |= poller.ReadHangup
+		}
+		c.lf.clr(lAgain | lAgainDrain)
 		if c.state == stateOpen {
-			l.connEvent(c, poller.Readable)
+			l.connEvent(c, ev)
 		}
 	}
 	l.againSpare = run[:0]

@@ -134,6 +134,7 @@ const (
 	lShutWr                            // shutdown(SHUT_WR) pending or done
 	lShutDone                          // shutdown(SHUT_WR) done
 	lAgain                             // queued to be read again next round (readAgain)
+	lAgainDrain                        // and then read to the end: a FIN, RST or urgent data came (readAgainDrain)
 	lOwnTimeouts                       // idle and read timeouts set on the connection, in x.tm
 	lForeign                           // socket options set outside the engine: SO_LINGER may block close (closeSocket)
 	lSpliced                           // a spliced Pipe's: its handler, a *pipeEnd, holds the pipes (relay_splice.go)

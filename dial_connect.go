@@ -223,7 +223,10 @@ func (l *loop) connected(c *Conn, ev poller.Events) {
 		// No MOD reported the state afresh (openInterest): input that
 		// came with the connect's event is read next round, and output
 		// written before the open goes now.
-		if ev&(poller.Readable|poller.Priority|poller.ReadHangup) != 0 {
+		switch {
+		case ev&(poller.Priority|poller.ReadHangup|hangup) != 0:
+			l.readAgainDrain(c) // a FIN that came with the connect is not reported again
+		case ev&poller.Readable != 0:
 			l.readAgain(c)
 		}
 		if c.lf.has(lWantOut) {
