@@ -18,6 +18,9 @@ package poller
 //   - Add and Mod queue the handle, so they report its current state, as
 //     EPOLL_CTL_ADD and EPOLL_CTL_MOD do. Error and Hangup are reported
 //     whatever the interest.
+//   - Closing a handle removes its registration (Forget), as close(2)
+//     removes a socket from its epoll sets: the engine closes the sockets
+//     it created without a Del first.
 //   - Wait parks on a channel that Notify and Wake both fill; a spurious
 //     return (a token left by a notification already handled) reports no
 //     events, which the loop takes in its stride.
@@ -114,6 +117,15 @@ func (p *Poller) Notify(fd int) {
 	p.queueLocked(fd)
 	p.mu.Unlock()
 	p.Wake()
+}
+
+// Forget drops fd's registration: its handle was closed without a Del,
+// which close(2) does for an epoll set. sys.Close calls it on the closing
+// goroutine, the loop's.
+func (p *Poller) Forget(fd int) {
+	p.mu.Lock()
+	delete(p.regs, fd)
+	p.mu.Unlock()
 }
 
 func (p *Poller) queueLocked(fd int) {

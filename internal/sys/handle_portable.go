@@ -34,7 +34,14 @@ const (
 
 // Notifier is told that a handle's readiness may have changed. Notify is
 // called from the handle's goroutines, never with a handle's lock held.
-type Notifier interface{ Notify(fd int) }
+// Forget is called by Close of a handle still watched, on the closing
+// goroutine: as close(2) takes a socket out of every epoll set, the
+// registration goes with the handle (the engine closes its own sockets
+// without a Del first).
+type Notifier interface {
+	Notify(fd int)
+	Forget(fd int)
+}
 
 type handleKind uint8
 

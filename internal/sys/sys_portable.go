@@ -165,6 +165,7 @@ func closeHandle(fd int) error {
 		return syscall.EBADF
 	}
 	h.mu.Lock()
+	w, wfd := h.watcher()
 	h.closed, h.w = true, nil
 	kind, g := h.kind, h.group
 	switch kind {
@@ -174,6 +175,9 @@ func closeHandle(fd int) error {
 		h.stream.close(h)
 	}
 	h.mu.Unlock()
+	if w != nil {
+		w.Forget(wfd)
+	}
 	if kind == kindListener {
 		g.leave(h)
 	}
