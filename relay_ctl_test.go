@@ -77,4 +77,3 @@ func TestBackedUpOutputArmsOnce(t *testing.T) {
 		t.Fatalf("%d MODs for three rounds of backed-up output, want 1", mods)
 	}
 }
-
