@@ -86,18 +86,23 @@ func (g *lnGroup) acceptLoop() {
 	}
 }
 
-// take pops one accepted connection, or the pending error, or EAGAIN.
+// take pops one accepted connection, else the pending error, else EAGAIN.
+// Connections come first: each already holds its descriptor, and an error
+// first (EMFILE) would be set again by the accept goroutine as soon as it
+// was taken, while descriptors were still short, so the queue behind it
+// would never be served: the kernel's accept4 fails with EMFILE only when
+// it cannot give the next connection a descriptor.
 func (g *lnGroup) take() (net.Conn, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.err != nil {
+	if len(g.q) == 0 {
+		if g.err == nil {
+			return nil, syscall.EAGAIN
+		}
 		err := g.err
 		g.err = nil
 		g.cond.Broadcast()
 		return nil, errnoOf(err)
-	}
-	if len(g.q) == 0 {
-		return nil, syscall.EAGAIN
 	}
 	c := g.q[0]
 	g.q[0] = nil
