@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/epollnet/epollnet/internal/nettest"
 )
 
 // A relayed connection costs each of its two sockets one EPOLL_CTL_ADD,
@@ -48,6 +50,7 @@ func TestRelayedConnectionCostsNoMod(t *testing.T) {
 // A client's connection keeps its registration too when its output backs
 // up: the first EAGAIN adds EPOLLOUT (a MOD), and later ones cost nothing.
 func TestBackedUpOutputArmsOnce(t *testing.T) {
+	nettest.NeedEpoll(t, "epoll_ctl counts, and 8 MiB that fill the kernel's buffers (the portable backend's output queue and direct send can take it all)")
 	var mu sync.Mutex
 	var mods int
 	tr := func(ev *TraceEvent) {
