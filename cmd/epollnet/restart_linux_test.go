@@ -187,6 +187,9 @@ func TestServeRestartRefusesNoConnection(t *testing.T) {
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("--pid-file left behind by the last process: %v", err)
 	}
+	// The last process (an orphan) has exited, but its summary line may
+	// still be on its way through the output pipe.
+	p.waitOutput(t, summaryLine, restarts+1, 10*time.Second)
 	served := map[string]int{}
 	for _, m := range summaryLine.FindAllStringSubmatch(p.out.String(), -1) {
 		served[m[1]], _ = atoiCount(m[4])
