@@ -226,6 +226,13 @@ func (l *loop) drainTasks() {
 		l.exec(&l.running[i])
 		l.running[i] = task{}
 	}
+	// A burst (thousands of connections handed over at once) grows the
+	// queue; once the load is a fraction of it again, let it go rather
+	// than keep its capacity, tens of bytes per connection of the burst,
+	// for the loop's life.
+	if n := len(l.running); cap(l.running) > 1024 && n < cap(l.running)/8 {
+		l.running = nil
+	}
 }
 
 func (l *loop) exec(t *task) {
