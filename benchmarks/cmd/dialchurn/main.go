@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/epollnet/epollnet/benchmarks/internal/sockopt"
 )
 
 // Phases of the run: the counters count completions in window only.
@@ -140,7 +142,7 @@ func (r *run) once(buf []byte) error {
 	if len(r.sources) > 0 {
 		src := r.sources[r.seq.Add(1)%uint64(len(r.sources))]
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
-		d.Control = bindAddressNoPort
+		d.Control = sockopt.BindAddressNoPort
 	}
 	c, err := d.Dial("tcp", r.addr)
 	if err != nil {
@@ -158,23 +160,6 @@ func (r *run) once(buf []byte) error {
 		return errors.New("echoed bytes differ from those sent")
 	}
 	return nil
-}
-
-// ipBindAddressNoPort is IP_BIND_ADDRESS_NO_PORT (Linux 4.2), which the
-// syscall package does not name.
-const ipBindAddressNoPort = 24
-
-// bindAddressNoPort defers the choice of the local port from bind to
-// connect, where the kernel picks one free for this destination.
-func bindAddressNoPort(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
 }
 
 func (r *run) fail(err error) {
