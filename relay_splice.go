@@ -133,13 +133,16 @@ func (l *loop) spliceRead(c *Conn, sp *splicer, ev poller.Events) {
 				sp.stalled = true
 				return
 			}
+			// A short splice, unlike a short read, does not mean the
+			// receive queue is empty: the pipe takes a buffer per segment
+			// (or page) and is full after 16, however few bytes they
+			// held. What stays queued raises no new edge-triggered event,
+			// so read on to EAGAIN: four splices now, the rest next round.
 			switch {
 			case c.state != stateOpen || c.isClosing():
 				return
 			case drain:
 				continue
-			case n < splicePipeSize:
-				return // the receive queue was empty
 			case i >= 3:
 				l.readAgain(c)
 				return
