@@ -19,8 +19,10 @@ type PipeConfig struct {
 
 	// Splice moves the bytes of two TCP connections without TLS through a
 	// kernel pipe per direction with splice(2), never copying them into
-	// user space: fewer copies for bulk transfers, one more system call
-	// per read for small messages. It costs two pipes (four descriptors)
+	// user space: fewer copies for bulk transfers, but two splices where a
+	// copy makes one read and one send, and a last splice to EAGAIN (a
+	// pipe can fill its slots short of its size, so a short splice does
+	// not mean the socket is empty): more system calls for small messages. It costs two pipes (four descriptors)
 	// per relay; when they cannot be had, or a side is not plain TCP, the
 	// relay copies as without it. Bytes written to either connection
 	// other than by the relay itself, while it runs, may then be sent out
