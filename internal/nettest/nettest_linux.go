@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/epollnet/epollnet/internal/netns"
+	"golang.org/x/sys/unix"
 )
 
 // NS is a private network namespace; see netns.NS.
@@ -76,4 +77,20 @@ func NewNS(t testing.TB) *NS {
 		}
 	})
 	return ns
+}
+
+// Blackhole listens on the namespace's loopback (IPv4) and drops every SYN
+// to that port: a connect to it stays in SYN_SENT until its timeout. It
+// returns the port; the listener is closed when the test ends.
+func Blackhole(t testing.TB, ns *NS) uint16 {
+	t.Helper()
+	fd, port, err := ns.ListenLoopback(unix.AF_INET, 16)
+	if err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := ns.DropSYN(port); err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	return port
 }

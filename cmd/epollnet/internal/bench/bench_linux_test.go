@@ -21,14 +21,7 @@ func TestBenchBlackholeTimesOut(t *testing.T) {
 	nettest.NeedEpoll(t, "DialConfig.Socket in a network namespace")
 	clitest.CheckLeaks(t)
 	ns := nettest.NewNS(t)
-	fd, port, err := ns.ListenLoopback(unix.AF_INET, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if _, err := ns.DropSYN(port); err != nil {
-		t.Fatal(err)
-	}
+	port := nettest.Blackhole(t, ns)
 	o := defaultBenchOptions()
 	o.target = fmt.Sprintf("127.0.0.1:%d", port)
 	o.conns, o.loops, o.quiet = 2, 1, true

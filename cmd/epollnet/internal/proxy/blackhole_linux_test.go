@@ -20,14 +20,7 @@ func TestProxyBlackholedBackend(t *testing.T) {
 	nettest.NeedEpoll(t, "ListenFD and DialConfig.Socket in a network namespace")
 	clitest.CheckLeaks(t)
 	ns := nettest.NewNS(t)
-	holeFD, holePort, err := ns.ListenLoopback(unix.AF_INET, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(holeFD) })
-	if _, err := ns.DropSYN(holePort); err != nil {
-		t.Fatal(err)
-	}
+	holePort := nettest.Blackhole(t, ns)
 	goodFD, goodPort, err := ns.ListenLoopback(unix.AF_INET, 16)
 	if err != nil {
 		t.Fatal(err)
